@@ -1,0 +1,68 @@
+/**
+ * Side-file names of the disk layout (DESIGN §2). Pure functions: the one place these names are
+ * made, so engine, recover and tests agree.
+ */
+import * as path from 'node:path';
+
+export interface TargetLayout {
+  /** The installation, absolute. */
+  target: string;
+  parent: string;
+  name: string;
+  /** <parent>/<name>.staging */
+  staging: string;
+  /** <parent>/backup_staging */
+  backupRoot: string;
+  /** <parent>/backup_staging/<name> */
+  backupApp: string;
+  /** <parent>/<name>.journal.db */
+  journal: string;
+  /** <parent>/<name>.lock */
+  lock: string;
+}
+
+export function targetLayout(target: string, journal?: string): TargetLayout {
+  const abs = path.resolve(target);
+  const parent = path.dirname(abs);
+  const name = path.basename(abs);
+  const journalPath = journal ? path.resolve(journal) : path.join(parent, `${name}.journal.db`);
+  return {
+    target: abs,
+    parent,
+    name,
+    staging: path.join(parent, `${name}.staging`),
+    backupRoot: path.join(parent, 'backup_staging'),
+    backupApp: path.join(parent, 'backup_staging', name),
+    journal: journalPath,
+    lock: `${journalPath}.lock`,
+  };
+}
+
+/** backup_staging/<name>/backup_staging_<fromVersion> (plus a suffix when taken). */
+export function backupDirName(fromVersion: string | null, suffix = 0): string {
+  const base = `backup_staging_${fromVersion ?? 'initial'}`;
+  return suffix === 0 ? base : `${base}.${suffix}`;
+}
+
+/** Joins a manifest path ('/'-separated) under a root directory. */
+export function under(root: string, rel: string): string {
+  return rel === '' ? root : path.join(root, ...rel.split('/'));
+}
+
+/** Parent of a manifest path ('' for top level). */
+export function relParent(rel: string): string {
+  const i = rel.lastIndexOf('/');
+  return i < 0 ? '' : rel.slice(0, i);
+}
+
+/** All ancestor directories of a manifest path, outermost first ('a/b/c' → ['a', 'a/b']). */
+export function relAncestors(rel: string): string[] {
+  const parts = rel.split('/');
+  const out: string[] = [];
+  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join('/'));
+  return out;
+}
+
+export function formatMode(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(3, '0');
+}

@@ -1,0 +1,450 @@
+/**
+ * apply: the transaction of DESIGN §5. Phase table (each phase states its undo):
+ *
+ *   phase     does                                             undo
+ *   begin     lock, recover leftovers, record txn + plan       -
+ *   stage     build <name>.staging, verify every byte          remove staging (target untouched)
+ *   apply     back up replaced/removed paths (rename), mkdir,  rename back / rmdir / chmod back,
+ *             place staged paths (rename), chmod, version file newest first
+ *   commit    installed set + state 'committed' in one SQLite transaction   ← point of no return
+ *   cleanup   remove backup (unless --keep-backup) and staging  none needed: finished by any later run
+ */
+import * as fsNode from 'node:fs';
+import * as path from 'node:path';
+import semver from 'semver';
+import {
+  TxnError,
+  VERSION_FILE,
+  backupDirName,
+  errorMessage,
+  isTxnError,
+  relAncestors,
+  targetLayout,
+  under,
+  type LoadedManifest,
+  type TargetLayout,
+  type TxnKind,
+} from '@codemate-txn/core';
+import { DEFAULT_PRESERVE, makePreserveMatcher } from '@codemate-txn/manifest';
+import { Journal, type OpIntent, type PlannedFile } from '@codemate-txn/journal';
+import { openForWrite } from './open.js';
+import { computePlan, isEmptyPlan, scanTarget, type Plan } from '@codemate-txn/plan';
+import { defaultContext, type EngineContext } from './context.js';
+import { runSteps, type Step } from './steps.js';
+import { stageSteps } from './stage.js';
+import { undoTxn } from './undo.js';
+import { cleanupTxn, recoverPending, type RecoverSummary } from './recover.js';
+
+export interface ApplyOptions {
+  target: string;
+  journal?: string;
+  keepBackup?: boolean;
+  allowDowngrade?: boolean;
+  repair?: boolean;
+  /** Extra preserve patterns (added to the defaults and the manifest's). */
+  preserve?: string[];
+  /** Refuse (exit 3) instead of recovering an interrupted transaction first. */
+  noRecover?: boolean;
+  /** Wait this long for the lock before giving up (exit 4). */
+  waitSeconds?: number;
+}
+
+export interface ApplyCounts {
+  installed: number;
+  replaced: number;
+  removed: number;
+  unchanged: number;
+  preserved: number;
+  chmod: number;
+}
+
+export interface ApplyResult {
+  ok: true;
+  txnId: number | null;
+  kind: TxnKind | 'noop';
+  app: string;
+  fromVersion: string | null;
+  toVersion: string;
+  target: string;
+  counts: ApplyCounts;
+  bytesStaged: number;
+  filesStaged: number;
+  durationsMs: { plan: number; stage: number; apply: number; cleanup: number; total: number };
+  /** Interrupted transactions this run recovered before starting. */
+  recovered: RecoverSummary[];
+  /** Cleanup failed after the commit point; the next run finishes it. */
+  cleanupPending: boolean;
+  backupDir: string | null;
+  warnings: string[];
+}
+
+export interface DryRunResult {
+  dryRun: true;
+  kind: TxnKind | 'noop';
+  app: string;
+  fromVersion: string | null;
+  toVersion: string;
+  target: string;
+  counts: ApplyCounts;
+  bytesToStage: number;
+  /** An interrupted transaction that a real run would recover first. */
+  wouldRecover: number[];
+  paths: { install: string[]; replace: string[]; delete: string[]; unchanged: string[]; preserved: string[]; chmod: string[] };
+}
+
+const ZERO_COUNTS: ApplyCounts = { installed: 0, replaced: 0, removed: 0, unchanged: 0, preserved: 0, chmod: 0 };
+
+function preserveFor(loaded: LoadedManifest, extra: string[] | undefined) {
+  return makePreserveMatcher([...DEFAULT_PRESERVE, ...loaded.manifest.preserve, ...(extra ?? [])]);
+}
+
+interface Decision {
+  kind: TxnKind | 'noop';
+  fromVersion: string | null;
+}
+
+/** Version rules of DESIGN §4: same → noop (unless repair), older → refused (unless allowed). */
+function decide(loaded: LoadedManifest, installed: { app: string; version: string } | undefined, targetExists: boolean, opts: ApplyOptions): Decision {
+  const m = loaded.manifest;
+  if (!installed || !targetExists) return { kind: 'install', fromVersion: null };
+  if (installed.app !== m.app) {
+    throw new TxnError('E_APP_MISMATCH', `the target holds app "${installed.app}" ${installed.version}; the manifest is for app "${m.app}"`, {
+      hint: 'use a different --target for a different app',
+    });
+  }
+  const cmp = semver.compare(m.version, installed.version);
+  if (cmp === 0) return { kind: opts.repair ? 'repair' : 'noop', fromVersion: installed.version };
+  if (cmp < 0) {
+    if (!opts.allowDowngrade) {
+      throw new TxnError('E_VERSION_DOWNGRADE', `refusing to downgrade ${m.app} from ${installed.version} to ${m.version}: the manifest is older than what is installed`, {
+        hint: 'pass --allow-downgrade if you really mean to go back (downgrades can reintroduce fixed vulnerabilities)',
+        details: { installed: installed.version, manifest: m.version },
+      });
+    }
+    return { kind: 'downgrade', fromVersion: installed.version };
+  }
+  return { kind: 'update', fromVersion: installed.version };
+}
+
+function targetExists(t: string): boolean {
+  try {
+    fsNode.lstatSync(t);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** --dry-run: the plan, computed from the journal (read-only) and the tree; writes nothing. */
+export async function planApply(loaded: LoadedManifest, opts: ApplyOptions, ctx: EngineContext = defaultContext()): Promise<DryRunResult> {
+  const layout = targetLayout(opts.target, opts.journal);
+  let j: Journal | undefined;
+  if (fsNode.existsSync(layout.journal)) j = Journal.open(layout.journal, { readonly: true });
+  try {
+    const installedV = j?.installedVersion();
+    const wouldRecover = j ? j.interruptedTxns().map((t) => t.id) : [];
+    const d = decide(loaded, installedV, targetExists(layout.target), opts);
+    const base = { dryRun: true as const, app: loaded.manifest.app, fromVersion: d.fromVersion, toVersion: loaded.manifest.version, target: layout.target, wouldRecover };
+    if (d.kind === 'noop') {
+      return { ...base, kind: 'noop', counts: { ...ZERO_COUNTS }, bytesToStage: 0, paths: { install: [], replace: [], delete: [], unchanged: [], preserved: [], chmod: [] } };
+    }
+    const installed = d.fromVersion === null ? [] : j?.installedFiles() ?? [];
+    const scan = await scanTarget(ctx.fs, layout.target, loaded.manifest, installed, ctx.concurrency);
+    const plan = computePlan({ manifest: loaded.manifest, installedVersion: d.fromVersion, installed, scan, preserve: preserveFor(loaded, opts.preserve), kind: d.kind });
+    const by = (a: string) => plan.entries.filter((e) => e.action === a).map((e) => e.path);
+    return {
+      ...base,
+      kind: d.kind === 'repair' && isEmptyPlan(plan) ? 'noop' : d.kind,
+      counts: plan.counts,
+      bytesToStage: plan.bytesToStage,
+      paths: {
+        install: [...by('install'), ...by('preserved-install')],
+        replace: by('replace'),
+        delete: plan.removed,
+        unchanged: by('unchanged'),
+        preserved: by('preserved'),
+        chmod: by('chmod'),
+      },
+    };
+  } finally {
+    j?.close();
+  }
+}
+
+function plannedFiles(plan: Plan): PlannedFile[] {
+  return plan.entries.map((pe) => {
+    const e = pe.entry;
+    return {
+      path: e.path,
+      type: e.type,
+      sha256: e.type === 'file' ? e.sha256 : null,
+      size: e.type === 'file' ? e.size : null,
+      mode: e.type === 'symlink' ? null : e.mode,
+      linkTarget: e.type === 'symlink' ? e.target : null,
+      action: pe.action,
+      managed: pe.managed,
+    };
+  });
+}
+
+/** A free backup directory name: backup_staging_<from>, or with a numeric suffix when taken. */
+function chooseBackupDir(layout: TargetLayout, fromVersion: string | null): string {
+  for (let i = 0; ; i++) {
+    const p = path.join(layout.backupApp, backupDirName(fromVersion, i));
+    if (!targetExists(p)) return p;
+  }
+}
+
+/** Steps that create a directory chain that may partly exist (outermost first). */
+function mkdirChain(ctx: EngineContext, dirs: Array<{ dir: string; undo: 'rmdir' | 'rmtree' | 'none'; mode: number; action: string }>): Step[] {
+  const steps: Step[] = [];
+  for (const d of dirs) {
+    if (targetExists(d.dir)) continue;
+    steps.push({
+      intent: { phase: 'apply', kind: 'mkdir', action: d.action, path: '', dst: d.dir, ftype: 'dir', mode: d.mode, undo: d.undo },
+      run: () => ctx.fs.mkdir(d.dir, d.mode),
+    });
+  }
+  return steps;
+}
+
+/** The ordered apply steps for a plan (DESIGN §5.3). */
+function applySteps(ctx: EngineContext, layout: TargetLayout, plan: Plan, backupDir: string): Step[] {
+  const fs = ctx.fs;
+  const T = layout.target;
+  const S = layout.staging;
+  const known = new Set<string>();
+  const guard = (p: string) => fs.assertRealParents(T, p, known);
+  const steps: Step[] = [];
+
+  if (plan.freshRoot) {
+    steps.push({
+      intent: { phase: 'apply', kind: 'chmod', action: 'root-mode', path: '', dst: S, ftype: 'dir', mode: 0o755, oldMode: 0o700, undo: 'chmod-back' },
+      run: () => fs.chmod(S, 0o755),
+    });
+    steps.push({
+      intent: { phase: 'apply', kind: 'rename', action: 'place-root', path: '', src: S, dst: T, ftype: 'dir', undo: 'rename-back' },
+      run: () => fs.rename(S, T),
+    });
+    return steps;
+  }
+
+  const versionExists = targetExists(under(T, VERSION_FILE));
+  const original = path.join(backupDir, 'original');
+  if (plan.backups.length > 0 || versionExists) {
+    steps.push(...mkdirChain(ctx, [
+      { dir: layout.backupRoot, undo: 'rmdir', mode: 0o700, action: 'backup-root' },
+      { dir: layout.backupApp, undo: 'rmdir', mode: 0o700, action: 'backup-root' },
+      { dir: backupDir, undo: 'rmtree', mode: 0o700, action: 'backup-root' },
+    ]));
+    steps.push({
+      intent: { phase: 'apply', kind: 'mkdir', action: 'backup-root', path: '', dst: original, ftype: 'dir', mode: 0o700, undo: 'none' },
+      run: () => fs.mkdir(original, 0o700),
+    });
+  }
+  const backupDirsMade = new Set<string>();
+  const backupStep = (rel: string, ftype: OpIntent['ftype'], action: string): void => {
+    for (const a of relAncestors(rel)) {
+      if (backupDirsMade.has(a)) continue;
+      backupDirsMade.add(a);
+      const dst = under(original, a);
+      steps.push({
+        intent: { phase: 'apply', kind: 'mkdir', action: 'backup-dir', path: a, dst, ftype: 'dir', mode: 0o700, undo: 'none' },
+        run: () => fs.mkdir(dst, 0o700),
+      });
+    }
+    const src = under(T, rel);
+    const dst = under(original, rel);
+    steps.push({
+      intent: { phase: 'apply', kind: 'rename', action, path: rel, src, dst, ftype, undo: 'rename-back' },
+      run: () => {
+        guard(src);
+        fs.rename(src, dst);
+      },
+    });
+  };
+  for (const b of plan.backups) backupStep(b.path, b.ftype === 'other' ? 'file' : b.ftype, b.reason === 'remove' || b.reason === 'empty-dir' ? 'remove' : 'backup');
+  for (const m of plan.mkdirs) {
+    const dst = under(T, m.path);
+    steps.push({
+      intent: { phase: 'apply', kind: 'mkdir', action: 'mkdir', path: m.path, dst, ftype: 'dir', mode: m.mode, undo: 'rmdir' },
+      run: () => {
+        guard(dst);
+        fs.mkdir(dst, m.mode);
+      },
+    });
+  }
+  const entryOf = new Map(plan.entries.map((e) => [e.path, e]));
+  for (const rel of plan.places) {
+    const pe = entryOf.get(rel)!;
+    const e = pe.entry;
+    const src = under(S, rel);
+    const dst = under(T, rel);
+    steps.push({
+      intent: {
+        phase: 'apply', kind: 'rename', action: pe.action === 'replace' ? 'replace' : 'install', path: rel, src, dst, ftype: e.type,
+        size: e.type === 'file' ? e.size : null, sha256: e.type === 'file' ? e.sha256 : null,
+        mode: e.type === 'symlink' ? null : e.mode, linkTarget: e.type === 'symlink' ? e.target : null, undo: 'rename-back',
+      },
+      run: () => {
+        guard(dst);
+        fs.rename(src, dst);
+      },
+    });
+  }
+  for (const c of plan.chmods) {
+    const dst = under(T, c.path);
+    steps.push({
+      intent: { phase: 'apply', kind: 'chmod', action: 'chmod', path: c.path, dst, mode: c.to, oldMode: c.from, undo: 'chmod-back' },
+      run: () => {
+        guard(dst);
+        fs.chmod(dst, c.to);
+      },
+    });
+  }
+  // The version file last, just before the commit point.
+  if (versionExists) backupStep(VERSION_FILE, 'file', 'backup');
+  const vsrc = under(S, VERSION_FILE);
+  const vdst = under(T, VERSION_FILE);
+  steps.push({
+    intent: { phase: 'apply', kind: 'rename', action: 'version', path: VERSION_FILE, src: vsrc, dst: vdst, ftype: 'file', undo: 'rename-back' },
+    run: () => fs.rename(vsrc, vdst),
+  });
+  return steps;
+}
+
+/**
+ * Installs or updates the target from a loaded manifest. Throws TxnError (exit code by its code);
+ * on any failure before the commit point the target is restored exactly and the journal says
+ * 'rolled_back'.
+ */
+export async function apply(loaded: LoadedManifest, opts: ApplyOptions, ctx: EngineContext = defaultContext()): Promise<ApplyResult> {
+  const t0 = Date.now();
+  const layout = targetLayout(opts.target, opts.journal);
+  const { j, lock } = openForWrite(layout, ctx, opts.waitSeconds ?? 0, 'apply');
+  try {
+    const recovered = await recoverPending(j, ctx, layout, { noRecover: opts.noRecover === true, by: 'apply' });
+    return await applyLocked(loaded, opts, ctx, j, layout, recovered, t0);
+  } finally {
+    j.close();
+    lock.release();
+  }
+}
+
+async function applyLocked(
+  loaded: LoadedManifest,
+  opts: ApplyOptions,
+  ctx: EngineContext,
+  j: Journal,
+  layout: TargetLayout,
+  recovered: RecoverSummary[],
+  t0: number,
+): Promise<ApplyResult> {
+  const m = loaded.manifest;
+  const d = decide(loaded, j.installedVersion(), targetExists(layout.target), opts);
+  const result: ApplyResult = {
+    ok: true, txnId: null, kind: d.kind, app: m.app, fromVersion: d.fromVersion, toVersion: m.version, target: layout.target,
+    counts: { ...ZERO_COUNTS }, bytesStaged: 0, filesStaged: 0,
+    durationsMs: { plan: 0, stage: 0, apply: 0, cleanup: 0, total: 0 },
+    recovered, cleanupPending: false, backupDir: null, warnings: [],
+  };
+  if (d.kind === 'noop') {
+    result.durationsMs.total = Date.now() - t0;
+    return result;
+  }
+  const installed = d.fromVersion === null ? [] : j.installedFiles();
+  const scan = await scanTarget(ctx.fs, layout.target, m, installed, ctx.concurrency);
+  const plan = computePlan({ manifest: m, installedVersion: d.fromVersion, installed, scan, preserve: preserveFor(loaded, opts.preserve), kind: d.kind });
+  result.counts = plan.counts;
+  const tPlan = Date.now();
+  result.durationsMs.plan = tPlan - t0;
+  if (d.kind === 'repair' && isEmptyPlan(plan)) {
+    result.kind = 'noop';
+    result.durationsMs.total = Date.now() - t0;
+    return result;
+  }
+
+  const backupDir = chooseBackupDir(layout, d.fromVersion);
+  const txnId = j.beginTxn(
+    {
+      kind: d.kind as TxnKind, app: m.app, fromVersion: d.fromVersion, toVersion: m.version, target: layout.target,
+      stagingDir: layout.staging, backupDir, keepBackup: opts.keepBackup === true, manifestSha256: loaded.sha256,
+      manifestSource: loaded.location, pid: ctx.pid, host: ctx.host, user: ctx.user, toolVersion: ctx.toolVersion,
+    },
+    plannedFiles(plan),
+  );
+  result.txnId = txnId;
+
+  let committed = false;
+  try {
+    // Stage. A staging directory no journaled transaction owns is debris from outside: removed, journaled.
+    const pre: Step[] = [];
+    if (targetExists(layout.staging)) {
+      pre.push({
+        intent: { phase: 'stage', kind: 'rmtree', action: 'remove-debris', path: '', dst: layout.staging, undo: 'none' },
+        run: () => ctx.fs.rmTree(layout.staging),
+      });
+    }
+    const sSteps = stageSteps(ctx, {
+      staging: layout.staging,
+      sourceBase: loaded.sourceBase,
+      entries: plan.stage,
+      versionText: `${m.version}\n`,
+      dirEntries: plan.freshRoot ? m.files.filter((e) => e.type === 'dir').map((e) => ({ path: e.path, mode: (e as { mode: number }).mode })) : [],
+    });
+    await runSteps(j, ctx, txnId, [...pre, ...sSteps], { phase: 'stage', parallel: ctx.concurrency ?? 8, batchSize: 4096 });
+    result.filesStaged = plan.stage.length;
+    result.bytesStaged = plan.bytesToStage;
+    const tStage = Date.now();
+    result.durationsMs.stage = tStage - tPlan;
+
+    // Apply.
+    j.setState(txnId, 'applying');
+    await runSteps(j, ctx, txnId, applySteps(ctx, layout, plan, backupDir), { phase: 'apply', batchSize: 1024 });
+    ctx.fs.fsyncDir(layout.parent);
+
+    // Commit point.
+    j.commitTxn(txnId);
+    committed = true;
+    const tApply = Date.now();
+    result.durationsMs.apply = tApply - tStage;
+
+    // Cleanup: after the commit point a failure only leaves work for the next run.
+    try {
+      const kept = await cleanupTxn(j, ctx, txnId);
+      if (kept) result.backupDir = kept;
+    } catch (e: unknown) {
+      result.cleanupPending = true;
+      result.warnings.push(`updated to ${m.version}, but cleanup failed (${errorMessage(e)}); the next codemate-txn run finishes it`);
+    }
+    result.durationsMs.cleanup = Date.now() - tApply;
+    result.durationsMs.total = Date.now() - t0;
+    return result;
+  } catch (e: unknown) {
+    if (committed) throw e;
+    throw await rollback(j, ctx, txnId, e);
+  }
+}
+
+/** Rolls back after a failure before the commit point; returns the error to throw. */
+async function rollback(j: Journal, ctx: EngineContext, txnId: number, first: unknown): Promise<TxnError> {
+  const err = isTxnError(first)
+    ? first
+    : new TxnError('E_FS', `${errorMessage(first)}`, { cause: first, details: { errno: (first as { code?: string }).code } });
+  try {
+    j.setState(txnId, 'rolling_back', { error: err.message, errorCode: err.code });
+    await undoTxn(j, ctx, txnId);
+    j.setState(txnId, 'rolled_back');
+  } catch (e2: unknown) {
+    return new TxnError('E_ROLLBACK_INCOMPLETE', `${err.message}; then rollback failed too: ${errorMessage(e2)}`, {
+      hint: 'run codemate-txn recover to finish restoring the target',
+      cause: err,
+      details: { first: err.code, txnId },
+    });
+  }
+  const hint = err.code === 'E_SIGNAL' ? 'the target is unchanged' : `the target is unchanged (transaction ${txnId} rolled back)${err.hint ? '; ' + err.hint : ''}`;
+  if (err.exitCode !== 1) {
+    return new TxnError('E_FS', err.message, { hint, cause: err, details: { ...err.details, txnId, code: err.code } });
+  }
+  return new TxnError(err.code, err.message, { hint, cause: err.cause, details: { ...err.details, txnId } });
+}

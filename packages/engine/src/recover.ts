@@ -1,0 +1,182 @@
+/**
+ * Recovery (DESIGN §6), decided by the journal's recorded state alone:
+ *
+ *   staging                 undo (removes staging)              → rolled_back, target untouched
+ *   applying / rolling_back undo every op present, newest first → rolled_back, target as before
+ *   applying + --forward    redo the rest if every staged file verifies, commit; else undo
+ *   committed               finish cleanup                      → done, target at the new version
+ *
+ * Every step is journaled and idempotent: a crash during recovery and a second recovery end the same.
+ */
+import * as path from 'node:path';
+import { TxnError, errorMessage, targetLayout, type TargetLayout, type TxnState } from '@codemate-txn/core';
+import { hashFile } from '@codemate-txn/fsops';
+import type { Journal, OpRecord, TxnRecord } from '@codemate-txn/journal';
+import { defaultContext, type EngineContext } from './context.js';
+import { runSteps, type Step } from './steps.js';
+import { undoTxn } from './undo.js';
+import { openForWrite } from './open.js';
+
+export interface RecoverSummary {
+  txnId: number;
+  found: TxnState;
+  action: 'rolled-back' | 'finished-cleanup' | 'rolled-forward';
+  end: 'rolled_back' | 'done';
+  fromVersion: string | null;
+  toVersion: string;
+  notes: string[];
+}
+
+export interface RecoverOptions {
+  target: string;
+  journal?: string;
+  forward?: boolean;
+  waitSeconds?: number;
+}
+
+export interface RecoverResult {
+  ok: true;
+  target: string;
+  recovered: RecoverSummary[];
+}
+
+function exists(ctx: EngineContext, p: string | null): boolean {
+  return p !== null && ctx.fs.lstat(p) !== undefined;
+}
+
+/**
+ * Cleanup after the commit point: backup (unless kept) and staging go, then state 'done'.
+ * Returns the kept backup directory, if any.
+ */
+export async function cleanupTxn(j: Journal, ctx: EngineContext, txnId: number, recoveredBy?: string): Promise<string | null> {
+  const txn = j.getTxn(txnId)!;
+  const layout = targetLayout(txn.target, undefined);
+  const steps: Step[] = [];
+  const fs = ctx.fs;
+  if (txn.backupDir && !txn.keepBackup && exists(ctx, txn.backupDir)) {
+    steps.push({
+      intent: { phase: 'cleanup', kind: 'rmtree', action: 'remove-backup', path: '', dst: txn.backupDir, undo: 'none' },
+      run: () => fs.rmTree(txn.backupDir!),
+    });
+  }
+  if (exists(ctx, txn.stagingDir)) {
+    steps.push({
+      intent: { phase: 'cleanup', kind: 'rmtree', action: 'remove-staging', path: '', dst: txn.stagingDir, undo: 'none' },
+      run: () => fs.rmTree(txn.stagingDir),
+    });
+  }
+  if (!txn.keepBackup) {
+    // backup_staging/<name> and backup_staging/ go only when empty.
+    const appDir = txn.backupDir ? path.dirname(txn.backupDir) : layout.backupApp;
+    for (const dir of [appDir, path.dirname(appDir)]) {
+      steps.push({
+        intent: { phase: 'cleanup', kind: 'rmdir', action: 'remove-backup-root', path: '', dst: dir, undo: 'none' },
+        run: () => {
+          const st = fs.lstat(dir);
+          if (st?.isDirectory() && fs.readdir(dir).length === 0) fs.rmdir(dir);
+        },
+      });
+    }
+  }
+  await runSteps(j, ctx, txnId, steps, { phase: 'cleanup', uninterruptible: true });
+  j.setState(txnId, 'done', recoveredBy ? { recoveredBy } : {});
+  return txn.keepBackup && txn.backupDir ? txn.backupDir : null;
+}
+
+/** Forward recovery is possible when every place op's bytes are where they should be and verify. */
+async function canRollForward(ctx: EngineContext, ops: OpRecord[]): Promise<boolean> {
+  for (const op of ops) {
+    if (op.phase !== 'apply' || op.kind !== 'rename' || !op.src || !op.dst) continue;
+    const atSrc = exists(ctx, op.src);
+    const atDst = exists(ctx, op.dst);
+    if (!atSrc && !atDst) return false;
+    if (op.ftype === 'file' && op.sha256) {
+      const where = atSrc ? op.src : op.dst;
+      // A backup op's dst is the backup; only place ops carry the new sha256.
+      const h = await hashFile(where).catch(() => undefined);
+      if (!h || h.sha256 !== op.sha256 || h.size !== op.size) return false;
+    }
+  }
+  return true;
+}
+
+/** Redoes the apply ops that did not take effect, in order, then commits. */
+async function rollForward(j: Journal, ctx: EngineContext, txn: TxnRecord): Promise<void> {
+  const fs = ctx.fs;
+  const steps: Step[] = [];
+  for (const op of j.ops(txn.id)) {
+    if (op.phase !== 'apply') continue;
+    const base = { phase: 'redo' as const, path: op.path, refSeq: op.seq, ftype: op.ftype, src: op.src, dst: op.dst, mode: op.mode, oldMode: op.oldMode, undo: op.undo, action: op.action };
+    if (op.kind === 'rename' && op.src && op.dst && exists(ctx, op.src) && !exists(ctx, op.dst)) {
+      steps.push({ intent: { ...base, kind: 'rename' }, run: () => fs.rename(op.src!, op.dst!) });
+    } else if (op.kind === 'mkdir' && op.dst && !exists(ctx, op.dst)) {
+      steps.push({ intent: { ...base, kind: 'mkdir' }, run: () => fs.mkdir(op.dst!, op.mode ?? 0o755) });
+    } else if (op.kind === 'chmod' && op.dst && op.mode !== null) {
+      const st = fs.lstat(op.dst);
+      if (st && (st.mode & 0o7777) !== op.mode) steps.push({ intent: { ...base, kind: 'chmod' }, run: () => fs.chmod(op.dst!, op.mode!) });
+    }
+  }
+  // Redo steps depend on each other (mkdir before rename): run them one at a time, in order.
+  for (const s of steps) await runSteps(j, ctx, txn.id, [s], { phase: 'redo', uninterruptible: true });
+  j.commitTxn(txn.id);
+}
+
+async function recoverOne(j: Journal, ctx: EngineContext, txn: TxnRecord, forward: boolean, by: string): Promise<RecoverSummary> {
+  const base = { txnId: txn.id, found: txn.state, fromVersion: txn.fromVersion, toVersion: txn.toVersion };
+  if (txn.state === 'committed') {
+    await cleanupTxn(j, ctx, txn.id, by);
+    return { ...base, action: 'finished-cleanup', end: 'done', notes: [] };
+  }
+  if (forward && txn.state === 'applying' && (await canRollForward(ctx, j.ops(txn.id)))) {
+    await rollForward(j, ctx, txn);
+    await cleanupTxn(j, ctx, txn.id, by);
+    return { ...base, action: 'rolled-forward', end: 'done', notes: [] };
+  }
+  if (txn.state !== 'rolling_back') {
+    j.setState(txn.id, 'rolling_back', { error: `interrupted in state ${txn.state}; recovered by ${by}`, errorCode: 'E_INTERRUPTED', recoveredBy: by });
+  }
+  const { notes } = await undoTxn(j, ctx, txn.id);
+  j.setState(txn.id, 'rolled_back', { recoveredBy: by });
+  return { ...base, action: 'rolled-back', end: 'rolled_back', notes };
+}
+
+/**
+ * Recovers every interrupted transaction (the lock is held, so their processes are dead).
+ * 'committed' ones are always finished; others are refused with exit 3 when noRecover.
+ */
+export async function recoverPending(
+  j: Journal,
+  ctx: EngineContext,
+  _layout: TargetLayout,
+  opts: { noRecover: boolean; forward?: boolean; by: string },
+): Promise<RecoverSummary[]> {
+  const out: RecoverSummary[] = [];
+  for (const txn of j.interruptedTxns()) {
+    if (opts.noRecover && txn.state !== 'committed') {
+      throw new TxnError('E_INTERRUPTED', `transaction ${txn.id} (${txn.kind} ${txn.fromVersion ?? 'nothing'} → ${txn.toVersion}) was interrupted in state '${txn.state}'`, {
+        hint: `run: codemate-txn recover --target ${txn.target}`,
+        details: { txnId: txn.id, state: txn.state },
+      });
+    }
+    const s = await recoverOne(j, ctx, txn, opts.forward === true, opts.by);
+    ctx.onNote?.(`recovered interrupted transaction ${s.txnId} (found '${s.found}'): ${s.action}, now ${s.end}`);
+    out.push(s);
+  }
+  return out;
+}
+
+/** `codemate-txn recover`: takes the lock and recovers whatever is interrupted. */
+export async function recover(opts: RecoverOptions, ctx: EngineContext = defaultContext()): Promise<RecoverResult> {
+  const layout = targetLayout(opts.target, opts.journal);
+  const { j, lock } = openForWrite(layout, ctx, opts.waitSeconds ?? 0, 'recover');
+  try {
+    const recovered = await recoverPending(j, ctx, layout, { noRecover: false, forward: opts.forward, by: 'recover' });
+    return { ok: true, target: layout.target, recovered };
+  } catch (e: unknown) {
+    if (e instanceof TxnError) throw e;
+    throw new TxnError('E_ROLLBACK_INCOMPLETE', `recovery failed: ${errorMessage(e)}`, {
+      hint: 'fix the cause (disk full? permissions?) and run codemate-txn recover again; it resumes where it stopped',
+      cause: e,
+    });
+  }
+}

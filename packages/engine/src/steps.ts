@@ -1,0 +1,102 @@
+/**
+ * Runs journaled steps: journal a batch of intents (one durable commit), execute each, fsync the
+ * directories they touched, then mark the batch done (one commit). Recovery never trusts the
+ * 'done' marks alone: it looks at the filesystem, so a crash anywhere in a batch is safe.
+ */
+import * as path from 'node:path';
+import { TxnError, errorMessage } from '@codemate-txn/core';
+import type { Journal, OpIntent } from '@codemate-txn/journal';
+import type { EngineContext } from './context.js';
+
+export interface Step {
+  intent: OpIntent;
+  run: () => void | Promise<void>;
+}
+
+export interface RunOptions {
+  batchSize?: number;
+  /** Parallel runs within a batch (staging writes). */
+  parallel?: number;
+  phase: 'stage' | 'apply' | 'cleanup' | 'undo' | 'redo';
+  /** Don't check for signals (cleanup and undo must finish). */
+  uninterruptible?: boolean;
+}
+
+/** Directories whose entries a step changes: fsynced once per batch. */
+export function touchedDirs(intent: OpIntent): string[] {
+  const out: string[] = [];
+  if (intent.kind === 'rename' || intent.kind === 'rmtree' || intent.kind === 'rmdir') {
+    if (intent.src) out.push(path.dirname(intent.src));
+  }
+  if (intent.dst) out.push(path.dirname(intent.dst));
+  if (intent.kind === 'mkdir' && intent.dst) out.push(intent.dst);
+  return out;
+}
+
+export function checkInterrupted(ctx: EngineContext): void {
+  const sig = ctx.interrupted?.();
+  if (sig) {
+    throw new TxnError('E_SIGNAL', `interrupted by ${sig}`, { details: { signal: sig } });
+  }
+}
+
+async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length && failed === undefined) {
+      const i = next++;
+      try {
+        await fn(items[i]!);
+      } catch (e: unknown) {
+        if (failed === undefined) failed = e;
+      }
+    }
+  });
+  await Promise.all(workers);
+  if (failed !== undefined) throw failed;
+}
+
+export async function runSteps(
+  j: Journal,
+  ctx: EngineContext,
+  txnId: number,
+  steps: Step[],
+  opts: RunOptions,
+): Promise<void> {
+  const batchSize = opts.batchSize ?? 512;
+  const parallel = ctx.fs.deterministic ? 1 : Math.max(1, opts.parallel ?? 1);
+  let done = 0;
+  for (let i = 0; i < steps.length; i += batchSize) {
+    if (!opts.uninterruptible) checkInterrupted(ctx);
+    const batch = steps.slice(i, i + batchSize);
+    const seqs = j.addOps(txnId, batch.map((s) => s.intent), `${opts.phase} intents`);
+    const dirs = new Set<string>();
+    const runOne = async (k: number): Promise<void> => {
+      const s = batch[k]!;
+      try {
+        await s.run();
+      } catch (e: unknown) {
+        try {
+          j.markOps(txnId, [seqs[k]!], 'failed', errorMessage(e), `${opts.phase} failed`);
+        } catch {
+          // the original error matters more than recording it
+        }
+        throw e;
+      }
+      for (const d of touchedDirs(s.intent)) dirs.add(d);
+      done++;
+      ctx.onProgress?.({ phase: opts.phase === 'redo' ? 'apply' : opts.phase === 'undo' ? 'undo' : opts.phase, done, total: steps.length });
+    };
+    if (parallel === 1) {
+      for (let k = 0; k < batch.length; k++) {
+        if (!opts.uninterruptible && k % 64 === 63) checkInterrupted(ctx);
+        await runOne(k);
+      }
+    } else {
+      await pool(batch.map((_, k) => k), parallel, runOne);
+    }
+    for (const d of dirs) ctx.fs.fsyncDir(d);
+    j.markOps(txnId, seqs, 'done', undefined, `${opts.phase} done`);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Undo of a transaction's forward ops, newest first, deciding from the filesystem alone whether
+ * each op took effect. Every undo step is itself journaled (phase 'undo', ref_seq) and idempotent,
+ * so a crash during undo followed by another undo gives the same end state.
+ *
+ *   op kind / undo     took effect when             undo
+ *   rename/rename-back dst present, src absent      rename dst -> src
+ *   mkdir/rmdir        dst is a directory           rmdir (left alone if not empty)
+ *   mkdir/rmtree       dst present                  remove the whole tree (staging, backup roots)
+ *   chmod/chmod-back   dst present                  chmod old_mode
+ *   anything/none      -                            nothing (inside a tree removed as a whole)
+ */
+import { isErrno } from '@codemate-txn/core';
+import type { Journal, OpIntent, OpRecord } from '@codemate-txn/journal';
+import type { EngineContext } from './context.js';
+import { runSteps, type Step } from './steps.js';
+
+function undoStep(ctx: EngineContext, op: OpRecord, notes: string[]): Step | undefined {
+  const fs = ctx.fs;
+  const base = { phase: 'undo' as const, path: op.path, refSeq: op.seq, undo: 'none' as const, ftype: op.ftype };
+  switch (op.undo) {
+    case 'none':
+      return undefined;
+    case 'rename-back': {
+      if (!op.src || !op.dst) return undefined;
+      const atDst = fs.lstat(op.dst) !== undefined;
+      const atSrc = fs.lstat(op.src) !== undefined;
+      if (!atDst || atSrc) {
+        if (!atDst && !atSrc) notes.push(`undo of op ${op.seq}: neither ${op.src} nor ${op.dst} exists; nothing to move back`);
+        return undefined;
+      }
+      const intent: OpIntent = { ...base, kind: 'rename', action: 'undo-' + (op.action ?? 'rename'), src: op.dst, dst: op.src };
+      return { intent, run: () => fs.rename(op.dst!, op.src!) };
+    }
+    case 'rmdir': {
+      if (!op.dst) return undefined;
+      const st = fs.lstat(op.dst);
+      if (st === undefined || !st.isDirectory()) return undefined;
+      if (fs.readdir(op.dst).length > 0) {
+        notes.push(`left ${op.dst} in place: it is not empty (something other than this transaction put files there)`);
+        return undefined;
+      }
+      const intent: OpIntent = { ...base, kind: 'rmdir', action: 'undo-mkdir', dst: op.dst };
+      return {
+        intent,
+        run: () => {
+          try {
+            fs.rmdir(op.dst!);
+          } catch (e: unknown) {
+            if (!isErrno(e, 'ENOENT', 'ENOTEMPTY', 'EEXIST')) throw e;
+          }
+        },
+      };
+    }
+    case 'rmtree': {
+      if (!op.dst || fs.lstat(op.dst) === undefined) return undefined;
+      const intent: OpIntent = { ...base, kind: 'rmtree', action: 'undo-mkdir', dst: op.dst };
+      return { intent, run: () => fs.rmTree(op.dst!) };
+    }
+    case 'chmod-back': {
+      if (!op.dst || op.oldMode === null) return undefined;
+      const st = fs.lstat(op.dst);
+      if (st === undefined || st.isSymbolicLink() || (st.mode & 0o7777) === op.oldMode) return undefined;
+      const intent: OpIntent = { ...base, kind: 'chmod', action: 'undo-chmod', dst: op.dst, mode: op.oldMode, oldMode: op.mode };
+      return { intent, run: () => fs.chmod(op.dst!, op.oldMode!) };
+    }
+  }
+}
+
+/**
+ * Undoes every forward op of the transaction whose effect is present, newest first. Steps are
+ * decided one at a time against the live filesystem (an earlier undo can change what a later one
+ * finds), journaled and run one by one; uninterruptible.
+ */
+export async function undoTxn(j: Journal, ctx: EngineContext, txnId: number): Promise<{ undone: number; notes: string[] }> {
+  const ops = j.ops(txnId).filter((o) => o.phase === 'stage' || o.phase === 'apply' || o.phase === 'redo');
+  const notes: string[] = [];
+  let undone = 0;
+  const undoneSeqs: number[] = [];
+  for (let i = ops.length - 1; i >= 0; i--) {
+    const op = ops[i]!;
+    const step = undoStep(ctx, op, notes);
+    if (step) {
+      await runSteps(j, ctx, txnId, [step], { phase: 'undo', uninterruptible: true });
+      undone++;
+    }
+    if (op.state !== 'undone' && op.undo !== 'none') undoneSeqs.push(op.seq);
+  }
+  j.markOps(txnId, undoneSeqs, 'undone', undefined, 'undo marked');
+  return { undone, notes };
+}

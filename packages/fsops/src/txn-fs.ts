@@ -1,0 +1,278 @@
+/**
+ * The engine's filesystem seam: the only code in the project that changes the disk. Every
+ * mutation passes a crash point before and after it, counts toward CODEMATE_TXN_FAIL_AT, and
+ * leaves fsyncs to the caller's protocol only where the caller batches them (directory fsyncs);
+ * file contents are fsynced here before the file is closed.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { TxnError, isErrno } from '@codemate-txn/core';
+import { FaultInjector, type FaultConfig } from './faults.js';
+
+export interface WriteResult {
+  size: number;
+  sha256: string;
+}
+
+export interface CopyOptions {
+  /** Cut the copy off as soon as it exceeds this many bytes. */
+  maxSize: number;
+  mode: number;
+}
+
+const RETRY_CODES = ['EBUSY', 'EPERM', 'EACCES'];
+const RETRY_DELAYS_MS = [10, 30, 90, 270];
+const CHUNK = 1 << 20;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function eexist(p: string, syscall: string): NodeJS.ErrnoException {
+  const e = new Error(`EEXIST: refusing to replace existing path, ${syscall} '${p}'`) as NodeJS.ErrnoException;
+  e.code = 'EEXIST';
+  e.syscall = syscall;
+  e.path = p;
+  return e;
+}
+
+export class TxnFs {
+  readonly faults: FaultInjector;
+  /** Renames retried after a transient EBUSY/EPERM/EACCES (for reports). */
+  retries = 0;
+
+  constructor(cfg: FaultConfig = {}) {
+    this.faults = new FaultInjector(cfg);
+  }
+
+  /** True while fault injection is on: callers then do their I/O one at a time. */
+  get deterministic(): boolean {
+    return this.faults.active;
+  }
+
+  point(label: string): void {
+    this.faults.point(label);
+  }
+
+  private mutate<T>(syscall: string, p: string, fn: () => T): T {
+    this.faults.point(`before ${syscall} ${p}`);
+    this.faults.mutation(syscall, p);
+    const out = fn();
+    this.faults.point(`after ${syscall} ${p}`);
+    return out;
+  }
+
+  private async mutateAsync<T>(syscall: string, p: string, fn: () => Promise<T>): Promise<T> {
+    this.faults.point(`before ${syscall} ${p}`);
+    this.faults.mutation(syscall, p);
+    const out = await fn();
+    this.faults.point(`after ${syscall} ${p}`);
+    return out;
+  }
+
+  // --- mutations -------------------------------------------------------------------------------
+
+  /** mkdir of one level, with its exact mode (umask does not apply). */
+  mkdir(p: string, mode: number): void {
+    this.mutate('mkdir', p, () => {
+      fs.mkdirSync(p, { mode });
+      fs.chmodSync(p, mode);
+    });
+  }
+
+  /**
+   * rename that never replaces: a destination that exists is an error (EEXIST), so a bug can never
+   * clobber a file. Transient EBUSY/EPERM/EACCES (antivirus, indexers) are retried with backoff.
+   */
+  rename(src: string, dst: string): void {
+    this.mutate('rename', `${src} -> ${dst}`, () => {
+      if (this.lstat(dst) !== undefined) throw eexist(dst, 'rename');
+      for (let attempt = 0; ; attempt++) {
+        try {
+          fs.renameSync(src, dst);
+          return;
+        } catch (e: unknown) {
+          const delay = RETRY_DELAYS_MS[attempt];
+          if (!isErrno(e, ...RETRY_CODES) || delay === undefined) throw e;
+          this.retries++;
+          sleepSync(delay);
+        }
+      }
+    });
+  }
+
+  unlink(p: string): void {
+    this.mutate('unlink', p, () => fs.unlinkSync(p));
+  }
+
+  rmdir(p: string): void {
+    this.mutate('rmdir', p, () => fs.rmdirSync(p));
+  }
+
+  chmod(p: string, mode: number): void {
+    this.mutate('chmod', p, () => fs.chmodSync(p, mode));
+  }
+
+  symlink(target: string, p: string): void {
+    this.mutate('symlink', p, () => fs.symlinkSync(target, p));
+  }
+
+  /** Creates a new file with these bytes and mode: exclusive create, write, fchmod, fsync, close. */
+  writeFile(p: string, data: Buffer | string, mode: number): WriteResult {
+    return this.mutate('write', p, () => {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      const fd = fs.openSync(p, 'wx', mode);
+      try {
+        let off = 0;
+        while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+        fs.fchmodSync(fd, mode);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      return { size: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
+    });
+  }
+
+  /**
+   * Copies a local file into a new file, hashing the bytes as they are written, cut off past
+   * maxSize; fchmod, fsync, close. Returns what was written (the caller verifies it).
+   */
+  async copyIn(src: string, dst: string, opts: CopyOptions): Promise<WriteResult> {
+    return this.mutateAsync('write', dst, async () => {
+      const input = await fs.promises.open(src, 'r');
+      try {
+        const out = await fs.promises.open(dst, 'wx', opts.mode);
+        try {
+          const h = createHash('sha256');
+          const buf = Buffer.allocUnsafe(CHUNK);
+          let size = 0;
+          for (;;) {
+            const { bytesRead } = await input.read(buf, 0, CHUNK, null);
+            if (bytesRead === 0) break;
+            size += bytesRead;
+            if (size > opts.maxSize) {
+              return { size, sha256: '' };
+            }
+            const chunk = buf.subarray(0, bytesRead);
+            h.update(chunk);
+            let off = 0;
+            while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
+          }
+          await out.chmod(opts.mode);
+          await out.sync();
+          return { size, sha256: h.digest('hex') };
+        } finally {
+          await out.close();
+        }
+      } finally {
+        await input.close();
+      }
+    });
+  }
+
+  /**
+   * Writes a stream of chunks into a new file (downloads), hashing as it goes, stopping as soon as
+   * the total exceeds maxSize; fchmod, fsync, close.
+   */
+  async streamIn(dst: string, chunks: AsyncIterable<Buffer>, opts: CopyOptions): Promise<WriteResult> {
+    return this.mutateAsync('write', dst, async () => {
+      const out = await fs.promises.open(dst, 'wx', opts.mode);
+      try {
+        const h = createHash('sha256');
+        let size = 0;
+        for await (const chunk of chunks) {
+          size += chunk.length;
+          if (size > opts.maxSize) return { size, sha256: '' };
+          h.update(chunk);
+          let off = 0;
+          while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
+        }
+        await out.chmod(opts.mode);
+        await out.sync();
+        return { size, sha256: h.digest('hex') };
+      } finally {
+        await out.close();
+      }
+    });
+  }
+
+  /** Removes a tree without following symlinks; every unlink and rmdir is its own mutation. */
+  rmTree(p: string): void {
+    const st = this.lstat(p);
+    if (st === undefined) return;
+    if (st.isDirectory()) {
+      for (const name of fs.readdirSync(p)) this.rmTree(path.join(p, name));
+      this.rmdir(p);
+    } else {
+      this.unlink(p);
+    }
+  }
+
+  // --- durability (not mutations) --------------------------------------------------------------
+
+  fsyncDir(p: string): void {
+    let fd: number;
+    try {
+      fd = fs.openSync(p, 'r');
+    } catch (e: unknown) {
+      if (isErrno(e, 'ENOENT')) return;
+      throw e;
+    }
+    try {
+      fs.fsyncSync(fd);
+    } catch (e: unknown) {
+      // Some filesystems refuse fsync on directories; the rename is then as durable as they allow.
+      if (!isErrno(e, 'EINVAL', 'EISDIR', 'EBADF')) throw e;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  // --- reads -----------------------------------------------------------------------------------
+
+  lstat(p: string): fs.Stats | undefined {
+    try {
+      return fs.lstatSync(p);
+    } catch (e: unknown) {
+      if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
+      throw e;
+    }
+  }
+
+  readlink(p: string): string {
+    return fs.readlinkSync(p);
+  }
+
+  readdir(p: string): string[] {
+    return fs.readdirSync(p);
+  }
+
+  /**
+   * Refuses to act below a symlink: every directory between root (exclusive) and p's parent must
+   * be a real directory at the moment of use. `known` caches directories already checked in this
+   * phase.
+   */
+  assertRealParents(root: string, p: string, known?: Set<string>): void {
+    const rel = path.relative(root, path.dirname(p));
+    if (rel === '') return;
+    if (rel.startsWith('..') || path.isAbsolute(rel)) {
+      throw new TxnError('E_INTERNAL', `path ${p} is outside ${root}`);
+    }
+    let cur = root;
+    for (const seg of rel.split(path.sep)) {
+      cur = path.join(cur, seg);
+      if (known?.has(cur)) continue;
+      const st = this.lstat(cur);
+      if (st === undefined) return; // not there yet: created later by a journaled mkdir
+      if (st.isSymbolicLink() || !st.isDirectory()) {
+        throw new TxnError('E_SYMLINK_PARENT', `refusing to write below ${cur}: it is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}, expected a real directory`, {
+          hint: 'a directory in the target was replaced by a symlink; nothing was written through it',
+          details: { path: p, parent: cur },
+        });
+      }
+      known?.add(cur);
+    }
+  }
+}

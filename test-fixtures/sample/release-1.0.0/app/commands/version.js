@@ -1,0 +1,4 @@
+'use strict';
+module.exports = (_args, { root }) => {
+  console.log(require(`${root}/package.json`).version);
+};

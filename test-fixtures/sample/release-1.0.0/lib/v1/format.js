@@ -1,0 +1,3 @@
+'use strict';
+// v1 formatting: plain text only.
+exports.format = (text) => text;

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Optional post-install step: prints where the app lives.
+echo "sample installed in $(cd "$(dirname "$0")/.." && pwd)"
