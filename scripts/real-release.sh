@@ -35,7 +35,7 @@ fetch() {
   if [ -f "$tgz" ] && tar -tzf "$tgz" >/dev/null 2>&1; then echo "$tgz"; return; fi
   mkdir -p "$CACHE"
   rm -f "$tgz"
-  npm pack "$pkg@$v" --pack-destination "$CACHE" --silent >/dev/null || die "npm pack $pkg@$v failed"
+  (cd "$CACHE" && npm pack "$pkg@$v" --pack-destination "$CACHE" --silent >/dev/null) || die "npm pack $pkg@$v failed"
   [ -f "$tgz" ] || die "npm pack $pkg@$v: expected $tgz, found nothing"
   echo "$tgz"
 }

@@ -6,9 +6,10 @@
  * changes. The CLI maps drift to exit 5 (E_DRIFT).
  */
 import * as fs from 'node:fs';
+import * as posix from 'node:path/posix';
 import { formatMode, relAncestors, under, VERSION_FILE, type InstalledFile } from '@codemate-txn/core';
-import { hashFile } from './local-hash-file.js';
-import { DEFAULT_PRESERVE, makePreserveMatcher } from './local-preserve.js';
+import { hashFile } from '@codemate-txn/fsops';
+import { DEFAULT_PRESERVE, makePreserveMatcher } from '@codemate-txn/manifest';
 import { layoutOf, readJournal, type AuditLocation } from './open-journal.js';
 import { formatTable, plural } from './format-table.js';
 
@@ -70,7 +71,8 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
     interrupted: j.interruptedTxns().map((t) => t.id),
   }));
   const matcher = makePreserveMatcher([...DEFAULT_PRESERVE, ...(opts.preserve ?? [])]);
-  const todo = snap.files.filter((f) => !matcher.isPreserved(f.path, f.type === 'dir'));
+  const isDir = dirTest(snap.files);
+  const todo = snap.files.filter((f) => !matcher.isPreserved(f.path, isDir(f)));
   const ancestors = new Map<string, Promise<Found>>();
   const probeAncestor = (rel: string): Promise<Found> => {
     let p = ancestors.get(rel);
@@ -94,6 +96,27 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
     preserved: snap.files.length - todo.length,
     drift,
     interrupted: snap.interrupted,
+  };
+}
+
+/**
+ * Whether an installed entry counts as a directory for preserve matching: a directory, or a
+ * symlink to one ("a trailing-slash pattern matches a directory or a symlink to one", DESIGN §4).
+ * Decided from the journal, not the disk, so the link is never followed: a symlink is to a
+ * directory when its target, resolved inside the target, is an installed directory or the parent
+ * of an installed path.
+ */
+function dirTest(files: readonly InstalledFile[]): (f: InstalledFile) => boolean {
+  const dirs = new Set<string>();
+  for (const f of files) {
+    if (f.type === 'dir') dirs.add(f.path);
+    for (const a of relAncestors(f.path)) dirs.add(a);
+  }
+  return (f) => {
+    if (f.type === 'dir') return true;
+    if (f.type !== 'symlink' || f.linkTarget === null || posix.isAbsolute(f.linkTarget)) return false;
+    const resolved = posix.normalize(posix.join(posix.dirname(f.path), f.linkTarget));
+    return dirs.has(resolved.replace(/\/+$/, ''));
   };
 }
 

@@ -124,6 +124,17 @@ test('verify ignores preserved files, by default and by extra patterns', async (
   assert.ok((await verify({ target: d.target, preserve: ['*.md', 'lib/'] })).clean);
 });
 
+test('a trailing-slash preserve pattern covers a symlink to a directory, judged without following it', async () => {
+  const d = buildDemo();
+  fs.unlinkSync(path.join(d.target, 'lib/current'));
+  fs.symlinkSync('/etc', path.join(d.target, 'lib/current'));
+  assert.equal(kinds((await verify({ target: d.target })).drift), ['link lib/current']);
+  // lib/current -> v2 was installed as a link to the installed directory lib/v2.
+  const r = await verify({ target: d.target, preserve: ['current/'] });
+  assert.ok(r.clean);
+  assert.is(r.preserved, 1);
+});
+
 test('verify checks the version file', async () => {
   const d = buildDemo();
   fs.writeFileSync(path.join(d.target, '.codemate-version'), '1.0.0\n');

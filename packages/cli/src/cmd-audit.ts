@@ -1,7 +1,82 @@
-/** status, log, show, verify: thin over @codemate-txn/audit. */
+/** status, log, show, verify: thin over @codemate-txn/audit (read-only). */
 import type { Command } from 'commander';
-import type { Runtime } from './main.js';
+import { TxnError } from '@codemate-txn/core';
+import { formatLog, formatShow, formatStatus, formatVerify, log, logJsonl, show, status, verify } from '@codemate-txn/audit';
+import { commonOf, withCommon, type Runtime } from './main.js';
+import { printJson, reportError, say } from './output.js';
 
-export function auditCommands(_program: Command, _rt: Runtime): void {
-  // wired once the audit package lands
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+export function auditCommands(program: Command, rt: Runtime): void {
+  withCommon(program.command('status'))
+    .description('installed app and version, last transaction, any interrupted one, lock holder')
+    .action(async (o: Record<string, unknown>) => {
+      const mode = commonOf(o);
+      try {
+        const r = status({ target: mode.target, journal: mode.journal });
+        if (mode.json) printJson(r);
+        else say(mode, formatStatus(r));
+      } catch (e: unknown) {
+        rt.setExit(reportError(mode, e));
+      }
+    });
+
+  withCommon(program.command('log'))
+    .description('transactions, newest first')
+    .option('--since <time>', 'ISO time, date, or age like 2h / 7d')
+    .option('--until <time>', 'ISO time or date')
+    .option('--state <state>', 'only transactions in this state')
+    .option('--limit <n>', 'at most this many', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new TxnError('E_USAGE', `--limit expects a whole number ≥ 1, found "${v}"`);
+      return n;
+    })
+    .option('--jsonl', 'one JSON object per transaction per line, oldest first (for log pipelines)', false)
+    .action(async (o: Record<string, unknown>) => {
+      const mode = commonOf(o);
+      try {
+        const rows = log({
+          target: mode.target, journal: mode.journal,
+          since: o.since as string | undefined, until: o.until as string | undefined,
+          state: o.state as string | undefined, limit: o.limit as number | undefined,
+        });
+        if (o.jsonl === true) {
+          const text = logJsonl([...rows].reverse());
+          if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+        } else if (mode.json) printJson({ ok: true, transactions: rows });
+        else say(mode, formatLog(rows));
+      } catch (e: unknown) {
+        rt.setExit(reportError(mode, e));
+      }
+    });
+
+  withCommon(program.command('show <txn-id>'))
+    .description('one transaction and its ops')
+    .action(async (id: string, o: Record<string, unknown>) => {
+      const mode = commonOf(o);
+      try {
+        const r = show({ target: mode.target, journal: mode.journal, txnId: id });
+        if (mode.json) printJson({ ok: true, ...r });
+        else say(mode, formatShow(r));
+      } catch (e: unknown) {
+        rt.setExit(reportError(mode, e));
+      }
+    });
+
+  withCommon(program.command('verify'))
+    .description('compare the disk with the installed files (exit 5 on drift)')
+    .option('--preserve <pattern>', 'extra preserve pattern to ignore (repeatable)', collect, [] as string[])
+    .action(async (o: Record<string, unknown>) => {
+      const mode = commonOf(o);
+      try {
+        const r = await verify({ target: mode.target, journal: mode.journal, preserve: o.preserve as string[] });
+        if (mode.json) printJson({ ok: r.clean, ...r });
+        else say(mode, formatVerify(r));
+        if (!r.clean) rt.setExit(5);
+      } catch (e: unknown) {
+        rt.setExit(reportError(mode, e));
+      }
+    });
 }

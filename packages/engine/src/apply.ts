@@ -139,7 +139,7 @@ function targetExists(t: string): boolean {
 export async function planApply(loaded: LoadedManifest, opts: ApplyOptions, ctx: EngineContext = defaultContext()): Promise<DryRunResult> {
   const layout = targetLayout(opts.target, opts.journal);
   let j: Journal | undefined;
-  if (fsNode.existsSync(layout.journal)) j = Journal.open(layout.journal, { readonly: true });
+  if (fsNode.existsSync(layout.journal)) j = Journal.open(layout.journal, { peek: true });
   try {
     const installedV = j?.installedVersion();
     const wouldRecover = j ? j.interruptedTxns().map((t) => t.id) : [];

@@ -79,6 +79,12 @@ export interface PlannedFile {
 
 export interface JournalOptions {
   readonly?: boolean;
+  /**
+   * Read without writing, but through a read-write connection when the filesystem allows, so
+   * SQLite removes the -wal/-shm sidecars it makes on close and the directory is left exactly as
+   * found (--dry-run). No migration. Falls back to a read-only connection.
+   */
+  peek?: boolean;
   /** Called after every durable commit (the fault seam's crash point). */
   onCommit?: (label: string) => void;
   /** Clock for timestamps; ISO-8601 UTC text is stored. */
@@ -159,6 +165,17 @@ export class Journal {
    * a commit is durable when this returns, and readers never block the writer.
    */
   static open(path: string, opts: JournalOptions = {}): Journal {
+    if (opts.peek) {
+      try {
+        const db = new Database(path, { fileMustExist: true });
+        const j = new Journal(path, db, { ...opts, readonly: true });
+        j.checkVersion();
+        return j;
+      } catch (e: unknown) {
+        if (e instanceof TxnError) throw e;
+        return Journal.open(path, { ...opts, peek: false, readonly: true });
+      }
+    }
     if (opts.readonly) {
       if (!fs.existsSync(path)) {
         throw new TxnError('E_NOT_FOUND', `no journal at ${path}`, {

@@ -15,6 +15,12 @@ export interface LockHolder {
   startedAt: string;
 }
 
+/**
+ * Open lock connections, kept reachable until release(): if a Lock object were garbage collected,
+ * better-sqlite3 would close its connection and the OS lock would silently go with it.
+ */
+const HELD = new Set<Database.Database>();
+
 export interface Lock {
   readonly path: string;
   release(): void;
@@ -51,6 +57,7 @@ export function acquireLock(lockPath: string, holder: LockHolder, waitMs = 0): L
       details: { lock: lockPath, holder: h ?? null },
     });
   }
+  HELD.add(db);
   fs.writeFileSync(`${lockPath}.holder`, JSON.stringify(holder) + '\n', { mode: 0o600 });
   let released = false;
   return {
@@ -58,6 +65,7 @@ export function acquireLock(lockPath: string, holder: LockHolder, waitMs = 0): L
     release(): void {
       if (released) return;
       released = true;
+      HELD.delete(db);
       try {
         db.exec('ROLLBACK');
       } finally {

@@ -63,26 +63,36 @@ export function pathViolation(p: string): Violation | undefined {
     return { code: 'E_PATH_BACKSLASH', rule: "a path must use '/' as its only separator", found: 'a backslash', hint: HINT_RELATIVE };
   }
   const segments = p.split('/');
+  let dotdot = false;
+  let dot = false;
+  let empty = false;
+  for (const seg of segments) {
+    if (seg === '..') dotdot = true;
+    else if (seg === '.') dot = true;
+    else if (seg === '') empty = true;
+  }
   // '..' first: of the segment rules it is the one that escapes, so it is the one to report.
-  if (segments.includes('..')) {
+  if (dotdot) {
     return { code: 'E_PATH_DOTDOT', rule: 'a path must stay inside the target', found: "a '..' segment", hint: "fix the manifest: write the path from the target root, without '..'" };
   }
-  if (segments.includes('.')) {
+  if (dot) {
     return { code: 'E_PATH_DOT', rule: "a path must not have '.' segments", found: "a '.' segment", hint: "fix the manifest: drop the '.' segments" };
   }
-  if (segments.includes('')) {
+  if (empty) {
     const found = p.endsWith('/') ? "a trailing '/'" : "an empty segment ('//')";
     return { code: 'E_PATH_EMPTY_SEGMENT', rule: 'a path must not have empty segments', found, hint: "fix the manifest: a directory is an entry with \"type\": \"dir\", not a trailing '/'" };
   }
   if (p.includes(':')) {
     return { code: 'E_PATH_COLON', rule: "a path must not contain ':' (it names an NTFS alternate data stream)", found: `':' in ${quote(segments.find((s) => s.includes(':')) ?? p)}`, hint: HINT_WINDOWS };
   }
-  const bytes = Buffer.byteLength(p, 'utf8');
+  // Printable ASCII (the common case) is its own UTF-8 byte count and already NFC.
+  const ascii = ASCII_PRINTABLE.test(p);
+  const bytes = ascii ? p.length : Buffer.byteLength(p, 'utf8');
   if (bytes > MAX_PATH_BYTES) {
     return { code: 'E_PATH_TOO_LONG', rule: `a path must be at most ${MAX_PATH_BYTES} bytes (UTF-8)`, found: `${bytes} bytes`, hint: 'fix the manifest: shorten the path' };
   }
   for (const seg of segments) {
-    const segBytes = Buffer.byteLength(seg, 'utf8');
+    const segBytes = ascii ? seg.length : Buffer.byteLength(seg, 'utf8');
     if (segBytes > MAX_SEGMENT_BYTES) {
       return { code: 'E_PATH_TOO_LONG', rule: `a path segment must be at most ${MAX_SEGMENT_BYTES} bytes (UTF-8)`, found: `a segment of ${segBytes} bytes`, hint: 'fix the manifest: shorten the name' };
     }
@@ -90,12 +100,14 @@ export function pathViolation(p: string): Violation | undefined {
       return { code: 'E_PATH_TRAILING_DOT_SPACE', rule: 'a path segment must not end with a dot or a space (Windows drops them)', found: quote(seg), hint: HINT_WINDOWS };
     }
     // Windows matches the part before the first dot, with trailing spaces ignored ("CON .txt").
-    const stem = (seg.split('.')[0] ?? seg).replace(/ +$/, '');
-    if (RESERVED_NAME.test(stem)) {
+    const dotAt = seg.indexOf('.');
+    let stem = dotAt < 0 ? seg : seg.slice(0, dotAt);
+    if (stem.endsWith(' ')) stem = stem.replace(/ +$/, '');
+    if (stem.length >= 3 && stem.length <= 6 && RESERVED_NAME.test(stem)) {
       return { code: 'E_PATH_RESERVED_NAME', rule: 'a path segment must not be a Windows device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9, with or without an extension)', found: quote(seg), hint: HINT_WINDOWS };
     }
   }
-  if (!isNfc(p)) {
+  if (!ascii && p !== p.normalize('NFC')) {
     return { code: 'E_PATH_NOT_NFC', rule: 'a path must be in Unicode NFC', found: `a different form (NFC would be ${quote(p.normalize('NFC'))})`, hint: 'fix the manifest: normalize paths to NFC (manifest build does)' };
   }
   // Case-folded: on a case-insensitive disk ".Codemate-Version" is the engine's version file.
@@ -150,51 +162,70 @@ interface Seen {
 }
 
 function checkCrossEntry(entries: ManifestEntry[]): void {
+  // Every distinct name (entry path or ancestor directory) is in leaves or dirs or both.
   const leaves = new Map<string, number>();
   const dirs = new Map<string, number>();
+  // Only names that normalization or folding changes are keyed here: in the common case of plain
+  // lowercase ASCII names these stay empty and each name costs two lookups, not four inserts.
   const byNfkc = new Map<string, Seen>();
   const byFold = new Map<string, Seen>();
-  const names = new Set<string>();
+  const known = (name: string): number | undefined => leaves.get(name) ?? dirs.get(name);
+
+  const register = (name: string, i: number, e: ManifestEntry): void => {
+    const nk = nfkcKey(name);
+    const n = (byNfkc.size === 0 ? undefined : byNfkc.get(nk)) ?? (nk === name ? undefined : seen(nk, known(nk)));
+    if (n !== undefined) {
+      throw pathError({ code: 'E_PATH_NORMALIZATION_COLLISION', rule: 'paths must stay distinct after Unicode normalization (NFKC)', found: collision(name, e.path, n, entries), hint: 'fix the manifest: rename one of the two so they differ in more than their Unicode form' }, i, e, 'path', n.index);
+    }
+    if (nk !== name) byNfkc.set(nk, { index: i, name });
+    const fk = foldKey(name);
+    const f = (byFold.size === 0 ? undefined : byFold.get(fk)) ?? (fk === name ? undefined : seen(fk, known(fk)));
+    if (f !== undefined) {
+      throw pathError({ code: 'E_PATH_CASE_COLLISION', rule: 'paths must stay distinct when case is ignored (case-insensitive disks)', found: collision(name, e.path, f, entries), hint: 'fix the manifest: rename one of the two so they differ in more than case' }, i, e, 'path', f.index);
+    }
+    if (fk !== name) byFold.set(fk, { index: i, name });
+  };
+
+  // Manifests are usually sorted, so consecutive entries share a parent: its ancestors were
+  // checked and registered with the previous entry and need no second look.
+  let lastParent: string | undefined;
   entries.forEach((e, i) => {
     const p = e.path;
     const prev = leaves.get(p);
     if (prev !== undefined) {
       throw pathError({ code: 'E_PATH_DUPLICATE', rule: 'each path may appear only once', found: `the same path at files[${prev}]`, hint: 'fix the manifest: remove one of the two entries' }, i, e, 'path', prev);
     }
-    const ancestors = ancestorsOf(p);
-    for (const a of ancestors) {
-      const li = leaves.get(a);
-      const le = li === undefined ? undefined : entries[li];
-      if (li !== undefined && le !== undefined && le.type !== 'dir') {
-        throw pathError({ code: 'E_PATH_FILE_IS_PARENT', rule: 'a file or symlink cannot also be the directory of another entry', found: `files[${li}] ${quote(a)} is a ${le.type}`, hint: "fix the manifest: a path's parents must be directories" }, i, e, 'path', li);
+    const slash = p.lastIndexOf('/');
+    const parent = slash < 0 ? '' : p.slice(0, slash);
+    if (parent !== lastParent) {
+      const ancestors = ancestorsOf(p);
+      for (const a of ancestors) {
+        const li = leaves.get(a);
+        const le = li === undefined ? undefined : entries[li];
+        if (li !== undefined && le !== undefined && le.type !== 'dir') {
+          throw pathError({ code: 'E_PATH_FILE_IS_PARENT', rule: 'a file or symlink cannot also be the directory of another entry', found: `files[${li}] ${quote(a)} is a ${le.type}`, hint: "fix the manifest: a path's parents must be directories" }, i, e, 'path', li);
+        }
       }
+      // Ancestors count too: "Docs/a" and "docs/b" put two directories where a case-insensitive
+      // disk has one, and a later update that deletes one of them would delete both.
+      for (const a of ancestors) {
+        if (dirs.has(a)) continue;
+        if (!leaves.has(a)) register(a, i, e);
+        dirs.set(a, i);
+      }
+      lastParent = parent;
     }
     const child = dirs.get(p);
     if (child !== undefined && e.type !== 'dir') {
       throw pathError({ code: 'E_PATH_FILE_IS_PARENT', rule: 'a file or symlink cannot also be the directory of another entry', found: `files[${child}] ${quote(entries[child]?.path ?? '')} beneath it`, hint: "fix the manifest: a path's parents must be directories" }, i, e, 'path', child);
     }
+    if (child === undefined) register(p, i, e);
     leaves.set(p, i);
-    for (const a of ancestors) if (!dirs.has(a)) dirs.set(a, i);
-
-    // Ancestors count too: "Docs/a" and "docs/b" put two directories where a case-insensitive disk
-    // has one, and the later update that deletes one of them would delete both.
-    for (const name of [...ancestors, p]) {
-      if (names.has(name)) continue;
-      names.add(name);
-      const nk = nfkcKey(name);
-      const n = byNfkc.get(nk);
-      if (n !== undefined) {
-        throw pathError({ code: 'E_PATH_NORMALIZATION_COLLISION', rule: 'paths must stay distinct after Unicode normalization (NFKC)', found: collision(name, p, n, entries), hint: 'fix the manifest: rename one of the two so they differ in more than their Unicode form' }, i, e, 'path', n.index);
-      }
-      byNfkc.set(nk, { index: i, name });
-      const fk = foldKey(name);
-      const f = byFold.get(fk);
-      if (f !== undefined) {
-        throw pathError({ code: 'E_PATH_CASE_COLLISION', rule: 'paths must stay distinct when case is ignored (case-insensitive disks)', found: collision(name, p, f, entries), hint: 'fix the manifest: rename one of the two so they differ in more than case' }, i, e, 'path', f.index);
-      }
-      byFold.set(fk, { index: i, name });
-    }
   });
+}
+
+function seen(name: string, index: number | undefined): Seen | undefined {
+  return index === undefined ? undefined : { index, name };
 }
 
 function collision(name: string, p: string, other: Seen, entries: ManifestEntry[]): string {
@@ -271,10 +302,6 @@ function ancestorsOf(p: string): string[] {
   const out: string[] = [];
   for (let k = p.indexOf('/'); k >= 0; k = p.indexOf('/', k + 1)) out.push(p.slice(0, k));
   return out;
-}
-
-function isNfc(s: string): boolean {
-  return ASCII_PRINTABLE.test(s) || s === s.normalize('NFC');
 }
 
 function nfkcKey(s: string): string {

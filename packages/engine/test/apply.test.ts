@@ -1,0 +1,203 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { apply, planApply } from '@codemate-txn/engine';
+import { Journal } from '@codemate-txn/journal';
+import { tempDir, makeTree, inodeOf, readTree, cleanupTemps } from '@codemate-txn/testkit';
+import { makeReleases, ctxWith, snap, snapNoVersion, siblings, USER_FILES, TREE_V1 } from './helpers.js';
+
+test.after(cleanupTemps);
+
+test('fresh install into a missing target: exact tree, version file, journal done, no debris', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const target = path.join(root, 'inst', 'app');
+  const res = await apply(r.l1, { target }, ctxWith());
+  assert.is(res.kind, 'install');
+  assert.equal(snapNoVersion(target), snap(path.join(root, 'rel-1', 'files')));
+  assert.is(fs.readFileSync(path.join(target, '.codemate-version'), 'utf8'), '1.0.0\n');
+  assert.is((fs.statSync(target).mode & 0o7777), 0o755);
+  assert.equal(siblings(target), ['app', 'app.journal.db', 'app.journal.db.lock', 'app.journal.db.lock.holder']);
+  assert.is(fs.statSync(path.join(root, 'inst', 'app.journal.db')).mode & 0o777, 0o600);
+  const j = Journal.open(path.join(root, 'inst', 'app.journal.db'), { readonly: true });
+  const t = j.getTxn(res.txnId!)!;
+  assert.is(t.state, 'done');
+  assert.is(t.kind, 'install');
+  // preserved config/user_settings.json is installed but is the user's: not in the installed set
+  const paths = j.installedFiles().map((f) => f.path);
+  assert.not.ok(paths.includes('config/user_settings.json'));
+  assert.ok(paths.includes('lib/current'));
+  j.close();
+});
+
+test('fresh install into an existing dir holding user data: placed file by file, user data untouched', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const target = path.join(root, 'inst', 'app');
+  makeTree(target, { 'user_data/db.sqlite': 'precious', 'index.js': 'unmanaged old file' });
+  const ino = inodeOf(path.join(target, 'user_data/db.sqlite'));
+  const res = await apply(r.l1, { target }, ctxWith());
+  assert.is(res.kind, 'install');
+  assert.is(res.counts.replaced, 1, 'the unmanaged index.js collides and is backed up, then replaced');
+  const files = readTree(target);
+  assert.is(files['user_data/db.sqlite'], 'precious');
+  assert.is(inodeOf(path.join(target, 'user_data/db.sqlite')), ino);
+  assert.is(files['index.js'], 'module.exports = 1\n');
+  assert.equal(snapNoVersion(target).filter((l) => !l.includes('user_data')), snap(path.join(root, 'rel-1', 'files')));
+  assert.equal(siblings(target), ['app', 'app.journal.db', 'app.journal.db.lock', 'app.journal.db.lock.holder']);
+});
+
+test('update: replace, add, remove, mode change, symlink retarget, empty dirs; user files untouched', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l1, { target }, ctxWith());
+  makeTree(target, USER_FILES);
+  fs.writeFileSync(path.join(target, 'config/user_settings.json'), '{"theme":"dark"}');
+  const res = await apply(r.l2, { target }, ctxWith());
+  assert.is(res.kind, 'update');
+  assert.is(res.fromVersion, '1.0.0');
+  const userPaths = (l: string) => /user_data|logs|\.env\.local|private\.secret|config\/user_settings/.test(l);
+  const expected = snap(path.join(root, 'rel-2', 'files')).filter((l) => !userPaths(l));
+  assert.equal(snapNoVersion(target).filter((l) => !userPaths(l)), expected);
+  const files = readTree(target);
+  for (const [p, c] of Object.entries(USER_FILES)) assert.is(files[p], c, p);
+  assert.is(files['config/user_settings.json'], '{"theme":"dark"}', 'preserved file shipped by the release is not overwritten');
+  assert.is(fs.readlinkSync(path.join(target, 'lib/current')), 'v2');
+  assert.is(fs.statSync(path.join(target, 'bin/helper')).mode & 0o777, 0o755);
+  assert.not.ok(fs.existsSync(path.join(target, 'old')), 'a directory emptied by the update is removed');
+  assert.ok(fs.statSync(path.join(target, 'empty-dir')).isDirectory());
+  assert.is(fs.readFileSync(path.join(target, '.codemate-version'), 'utf8'), '2.0.0\n');
+  assert.equal(res.counts, { installed: 4, replaced: 5, removed: 2, unchanged: 3, preserved: 1, chmod: 1 });
+  assert.equal(siblings(target), ['app', 'app.journal.db', 'app.journal.db.lock', 'app.journal.db.lock.holder']);
+});
+
+test('unchanged files are not touched: same inode and mtime after an update', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l1, { target }, ctxWith());
+  const p = path.join(target, 'src/a.js');
+  const before = fs.statSync(p);
+  await apply(r.l2, { target }, ctxWith());
+  const after = fs.statSync(p);
+  assert.is(after.ino, before.ino);
+  assert.is(after.mtimeMs, before.mtimeMs);
+  assert.is(inodeOf(path.join(target, 'lib/v1/x.js')), inodeOf(path.join(target, 'lib/v1/x.js')));
+});
+
+test('installed_files.version is the version of the txn that last wrote the file', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l1, { target }, ctxWith());
+  await apply(r.l2, { target }, ctxWith());
+  const j = Journal.open(path.join(root, 'inst', 'app.journal.db'), { readonly: true });
+  const v = Object.fromEntries(j.installedFiles().map((f) => [f.path, f.version]));
+  j.close();
+  assert.is(v['src/a.js'], '1.0.0');
+  assert.is(v['src/b.js'], '2.0.0');
+  assert.is(v['bin/helper'], '2.0.0', 'a chmod writes the file too');
+  assert.is(v['src/gone.js'], undefined);
+});
+
+test('same version is a no-op (no transaction); --repair re-applies drifted files only', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l1, { target }, ctxWith());
+  const again = await apply(r.l1, { target }, ctxWith());
+  assert.is(again.kind, 'noop');
+  assert.is(again.txnId, null);
+  fs.writeFileSync(path.join(target, 'src/a.js'), 'tampered');
+  fs.chmodSync(path.join(target, 'bin/tool'), 0o600);
+  const ino = inodeOf(path.join(target, 'index.js'));
+  const rep = await apply(r.l1, { target, repair: true }, ctxWith());
+  assert.is(rep.kind, 'repair');
+  assert.is(rep.counts.replaced, 1);
+  assert.is(rep.counts.chmod, 1);
+  assert.is(fs.readFileSync(path.join(target, 'src/a.js'), 'utf8'), 'a1\n');
+  assert.is(fs.statSync(path.join(target, 'bin/tool')).mode & 0o777, 0o755);
+  assert.is(inodeOf(path.join(target, 'index.js')), ino);
+  const clean = await apply(r.l1, { target, repair: true }, ctxWith());
+  assert.is(clean.kind, 'noop');
+});
+
+test('downgrade refused with E_VERSION_DOWNGRADE (nothing touched) unless allowed', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l2, { target }, ctxWith());
+  const s0 = snap(target);
+  try {
+    await apply(r.l1, { target }, ctxWith());
+    assert.unreachable('should refuse');
+  } catch (e: unknown) {
+    assert.is((e as { code: string }).code, 'E_VERSION_DOWNGRADE');
+    assert.is((e as { exitCode: number }).exitCode, 2);
+  }
+  assert.equal(snap(target), s0);
+  const res = await apply(r.l1, { target, allowDowngrade: true }, ctxWith());
+  assert.is(res.kind, 'downgrade');
+  // preserved paths (config/user_settings.json, the cache/ dir) are the user's once installed
+  const mine = (l: string) => / (config\/user_settings\.json|cache)( |$)/.test(l);
+  assert.equal(snapNoVersion(target).filter((l) => !mine(l)), snap(path.join(root, 'rel-1', 'files')).filter((l) => !mine(l)));
+  assert.is(fs.readFileSync(path.join(target, 'config/user_settings.json'), 'utf8'), '{"theme":"default2"}\n');
+});
+
+test('--keep-backup keeps the replaced and removed files under backup_staging/<name>/backup_staging_<from>/original', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l1, { target }, ctxWith());
+  const res = await apply(r.l2, { target, keepBackup: true }, ctxWith());
+  const orig = path.join(root, 'inst', 'backup_staging', 'app', 'backup_staging_1.0.0', 'original');
+  assert.is(res.backupDir, path.dirname(orig));
+  const b = readTree(orig);
+  assert.is(b['src/b.js'], 'b1\n');
+  assert.is(b['src/gone.js'], 'gone in 2\n');
+  assert.is(b['old/only/deep.txt'], 'whole dir goes away\n');
+  assert.is(b['.codemate-version'], '1.0.0\n');
+  assert.is(fs.statSync(orig).mode & 0o777, 0o700);
+  // a second kept backup of the same version gets a unique suffix
+  await apply(r.l1, { target, allowDowngrade: true }, ctxWith());
+  await apply(r.l2, { target, keepBackup: true }, ctxWith());
+  assert.ok(fs.existsSync(path.join(root, 'inst', 'backup_staging', 'app', 'backup_staging_1.0.0.1', 'original', 'src', 'b.js')));
+});
+
+test('dry run prints the plan and writes nothing, not even the journal', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const target = path.join(root, 'inst', 'app');
+  const fresh = await planApply(r.l1, { target }, ctxWith());
+  assert.is(fresh.kind, 'install');
+  assert.is(fresh.counts.installed, Object.keys(TREE_V1).length);
+  assert.equal(fs.readdirSync(root).sort(), ['rel-1', 'rel-2'], 'no journal, no staging, no target');
+  await apply(r.l1, { target }, ctxWith());
+  const before = snap(root);
+  const d = await planApply(r.l2, { target }, ctxWith());
+  assert.is(d.kind, 'update');
+  assert.ok(d.paths.delete.includes('src/gone.js'));
+  assert.ok(d.paths.replace.includes('src/b.js'));
+  assert.ok(d.paths.install.includes('src/new/c.js'));
+  assert.ok(d.paths.chmod.includes('bin/helper'));
+  assert.ok(d.paths.preserved.includes('config/user_settings.json'));
+  assert.equal(snap(root), before);
+});
+
+test('app mismatch refused with exit 2', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const other = await makeReleases(path.join(root, 'o'), TREE_V1, TREE_V1, 'other');
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l1, { target }, ctxWith());
+  try {
+    await apply(other.l2, { target }, ctxWith());
+    assert.unreachable();
+  } catch (e: unknown) {
+    assert.is((e as { code: string }).code, 'E_APP_MISMATCH');
+  }
+});
+
+test.run();
