@@ -13,7 +13,7 @@
 import { isErrno } from '@codemate-txn/core';
 import type { Journal, OpIntent, OpRecord } from '@codemate-txn/journal';
 import type { EngineContext } from './context.js';
-import { runSteps, type Step } from './steps.js';
+import { touchedDirs, type Step } from './steps.js';
 
 function undoStep(ctx: EngineContext, op: OpRecord, notes: string[]): Step | undefined {
   const fs = ctx.fs;
@@ -68,24 +68,34 @@ function undoStep(ctx: EngineContext, op: OpRecord, notes: string[]): Step | und
 }
 
 /**
- * Undoes every forward op of the transaction whose effect is present, newest first. Steps are
- * decided one at a time against the live filesystem (an earlier undo can change what a later one
- * finds), journaled and run one by one; uninterruptible.
+ * Undoes every forward op of the transaction whose effect is present, newest first. Each op is
+ * decided against the live filesystem, and that decision is made durable before anything else
+ * changes the disk: an undo step's intent is committed together with the 'undone' marks of the ops
+ * settled before it, and its completion together with the 'undone' mark of the op it reversed. A
+ * later pass (after a crash) skips settled ops, so it never re-decides an op after the disk moved on
+ * under it (e.g. a staged file gone because the staging tree was already being removed).
  */
 export async function undoTxn(j: Journal, ctx: EngineContext, txnId: number): Promise<{ undone: number; notes: string[] }> {
-  const ops = j.ops(txnId).filter((o) => o.phase === 'stage' || o.phase === 'apply' || o.phase === 'redo');
+  const ops = j.ops(txnId).filter((o) => (o.phase === 'stage' || o.phase === 'apply' || o.phase === 'redo') && o.state !== 'undone');
   const notes: string[] = [];
   let undone = 0;
-  const undoneSeqs: number[] = [];
+  let settled: number[] = [];
   for (let i = ops.length - 1; i >= 0; i--) {
     const op = ops[i]!;
+    if (op.undo === 'none') continue;
     const step = undoStep(ctx, op, notes);
-    if (step) {
-      await runSteps(j, ctx, txnId, [step], { phase: 'undo', uninterruptible: true });
-      undone++;
+    if (!step) {
+      settled.push(op.seq);
+      continue;
     }
-    if (op.state !== 'undone' && op.undo !== 'none') undoneSeqs.push(op.seq);
+    const seq = j.beginUndo(txnId, step.intent, settled);
+    settled = [];
+    await step.run();
+    for (const d of touchedDirs(step.intent)) ctx.fs.fsyncDir(d);
+    j.finishUndo(txnId, seq, op.seq);
+    undone++;
+    ctx.onProgress?.({ phase: 'undo', done: ops.length - i, total: ops.length });
   }
-  j.markOps(txnId, undoneSeqs, 'undone', undefined, 'undo marked');
+  j.markOps(txnId, settled, 'undone', undefined, 'undo settled');
   return { undone, notes };
 }

@@ -351,26 +351,28 @@ export class Journal {
   /** Journals a batch of intents in one durable commit (group commit); returns their seqs. */
   addOps(txnId: number, intents: OpIntent[], label = 'intents'): number[] {
     if (intents.length === 0) return [];
-    return this.commit(label, () => {
-      let seq = this.seqFor(txnId);
-      const at = this.stamp();
-      const ins = this.db.prepare(
-        `INSERT INTO op (txn_id, seq, phase, kind, action, path, src, dst, ftype, size, sha256, mode,
-           old_mode, link_target, undo, ref_seq, state, at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+    return this.commit(label, () => this.insertOps(txnId, intents));
+  }
+
+  private insertOps(txnId: number, intents: OpIntent[]): number[] {
+    let seq = this.seqFor(txnId);
+    const at = this.stamp();
+    const ins = this.db.prepare(
+      `INSERT INTO op (txn_id, seq, phase, kind, action, path, src, dst, ftype, size, sha256, mode,
+         old_mode, link_target, undo, ref_seq, state, at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+    );
+    const seqs: number[] = [];
+    for (const o of intents) {
+      ins.run(
+        txnId, seq, o.phase, o.kind, o.action ?? null, o.path, o.src ?? null, o.dst ?? null,
+        o.ftype ?? null, o.size ?? null, o.sha256 ?? null, o.mode ?? null, o.oldMode ?? null,
+        o.linkTarget ?? null, o.undo, o.refSeq ?? null, at,
       );
-      const seqs: number[] = [];
-      for (const o of intents) {
-        ins.run(
-          txnId, seq, o.phase, o.kind, o.action ?? null, o.path, o.src ?? null, o.dst ?? null,
-          o.ftype ?? null, o.size ?? null, o.sha256 ?? null, o.mode ?? null, o.oldMode ?? null,
-          o.linkTarget ?? null, o.undo, o.refSeq ?? null, at,
-        );
-        seqs.push(seq++);
-      }
-      this.nextSeq.set(txnId, seq);
-      return seqs;
-    });
+      seqs.push(seq++);
+    }
+    this.nextSeq.set(txnId, seq);
+    return seqs;
   }
 
   /** Marks ops in one durable commit. */
@@ -381,6 +383,32 @@ export class Journal {
       const upd = this.db.prepare('UPDATE op SET state = ?, done_at = ?, error = COALESCE(?, error) WHERE txn_id = ? AND seq = ?');
       for (const s of seqs) upd.run(state, at, error ?? null, txnId, s);
     });
+  }
+
+  /**
+   * One undo step's intent, in one commit with the 'undone' marks of the ops already settled
+   * (decided to need no undo): nothing on disk changes before both are durable, so a later
+   * undo pass never re-decides an op after the disk moved on under it.
+   */
+  beginUndo(txnId: number, intent: OpIntent, settled: number[]): number {
+    return this.commit('undo intent', () => {
+      this.markRows(txnId, settled, 'undone');
+      return this.insertOps(txnId, [intent])[0]!;
+    });
+  }
+
+  /** Marks an undo step done and the op it reversed 'undone', in one commit. */
+  finishUndo(txnId: number, undoSeq: number, originalSeq: number): void {
+    this.commit('undo done', () => {
+      this.markRows(txnId, [undoSeq], 'done');
+      this.markRows(txnId, [originalSeq], 'undone');
+    });
+  }
+
+  private markRows(txnId: number, seqs: number[], state: OpState): void {
+    const at = this.stamp();
+    const upd = this.db.prepare('UPDATE op SET state = ?, done_at = ? WHERE txn_id = ? AND seq = ?');
+    for (const s of seqs) upd.run(state, at, txnId, s);
   }
 
   ops(txnId: number): OpRecord[] {
