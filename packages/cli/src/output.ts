@@ -23,7 +23,7 @@ export function reportError(mode: OutputMode, e: unknown): number {
   const code = exitCodeOf(e);
   if (mode.json) {
     const err = isTxnError(e)
-      ? { code: e.code, message: e.message, hint: e.hint ?? null, details: e.details }
+      ? { code: e.code, message: e.message, hint: e.hint ?? null, details: e.facts }
       : { code: 'E_INTERNAL', message: errorMessage(e), hint: 'this is a bug in codemate-txn; please report it with this output', details: {} };
     printJson({ ok: false, exitCode: code, error: err });
     return code;

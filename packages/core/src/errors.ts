@@ -84,14 +84,18 @@ export interface TxnErrorOptions {
 export class TxnError extends Error {
   readonly code: ErrorCode;
   readonly hint: string | undefined;
-  readonly details: Record<string, unknown>;
+  /**
+   * Machine-readable facts about the failure (printed as "details" with --json). Not named
+   * `details` on the instance: test runners (uvu) treat an error's `details` as a diff string.
+   */
+  readonly facts: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, opts: TxnErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'TxnError';
     this.code = code;
     this.hint = opts.hint;
-    this.details = opts.details ?? {};
+    this.facts = opts.details ?? {};
   }
 
   get exitCode(): number {

@@ -126,6 +126,16 @@ function decide(loaded: LoadedManifest, installed: { app: string; version: strin
   return { kind: 'update', fromVersion: installed.version };
 }
 
+/** Ancestors of dir (itself included) that do not exist, outermost first. */
+function missingAncestors(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = dir; !targetExists(d); d = path.dirname(d)) {
+    out.unshift(d);
+    if (path.dirname(d) === d) break;
+  }
+  return out;
+}
+
 function targetExists(t: string): boolean {
   try {
     fsNode.lstatSync(t);
@@ -185,6 +195,28 @@ function plannedFiles(plan: Plan): PlannedFile[] {
       managed: pe.managed,
     };
   });
+}
+
+/**
+ * Placement and backup are renames, which cannot cross filesystems (EXDEV). Staging and backup
+ * live in the target's parent, so a target that is itself a mount point is refused here, before
+ * anything changes, rather than half-applied or silently copied.
+ */
+function checkSameFilesystem(layout: TargetLayout): void {
+  let tdev: number;
+  let pdev: number;
+  try {
+    tdev = fsNode.statSync(layout.target).dev;
+    pdev = fsNode.statSync(layout.parent).dev;
+  } catch {
+    return; // a missing target is created by a rename inside the parent: same filesystem
+  }
+  if (tdev !== pdev) {
+    throw new TxnError('E_TARGET_INVALID', `the target ${layout.target} is on a different filesystem than its parent ${layout.parent}; staging and backup must be on the target's filesystem so that every placement is an atomic rename (EXDEV)`, {
+      hint: 'install into a directory below the mount point (e.g. --target <mount>/app), so staging and backup land on the same filesystem',
+      details: { targetDev: tdev, parentDev: pdev },
+    });
+  }
 }
 
 /** A free backup directory name: backup_staging_<from>, or with a numeric suffix when taken. */
@@ -364,6 +396,7 @@ async function applyLocked(
     return result;
   }
 
+  checkSameFilesystem(layout);
   const backupDir = chooseBackupDir(layout, d.fromVersion);
   const txnId = j.beginTxn(
     {
@@ -392,7 +425,15 @@ async function applyLocked(
       versionText: `${m.version}\n`,
       dirEntries: plan.freshRoot ? m.files.filter((e) => e.type === 'dir').map((e) => ({ path: e.path, mode: (e as { mode: number }).mode })) : [],
     });
-    await runSteps(j, ctx, txnId, [...pre, ...sSteps], { phase: 'stage', parallel: ctx.concurrency ?? 8, batchSize: 4096 });
+    // The target's parent may be missing when the journal lives elsewhere: one journaled mkdir per level.
+    const parents: Step[] = missingAncestors(layout.parent).map((dir) => ({
+      intent: { phase: 'stage', kind: 'mkdir', action: 'target-parent', path: '', dst: dir, ftype: 'dir', mode: 0o755, undo: 'rmdir' },
+      run: () => ctx.fs.mkdir(dir, 0o755),
+    }));
+    // Directories first, one at a time; then the file copies in parallel.
+    const isDirStep = (s: Step) => s.intent.kind === 'mkdir';
+    await runSteps(j, ctx, txnId, [...pre, ...parents, ...sSteps.filter(isDirStep)], { phase: 'stage', batchSize: 4096 });
+    await runSteps(j, ctx, txnId, sSteps.filter((s) => !isDirStep(s)), { phase: 'stage', parallel: ctx.concurrency ?? 8, batchSize: 4096 });
     result.filesStaged = plan.stage.length;
     result.bytesStaged = plan.bytesToStage;
     const tStage = Date.now();
@@ -444,7 +485,7 @@ async function rollback(j: Journal, ctx: EngineContext, txnId: number, first: un
   }
   const hint = err.code === 'E_SIGNAL' ? 'the target is unchanged' : `the target is unchanged (transaction ${txnId} rolled back)${err.hint ? '; ' + err.hint : ''}`;
   if (err.exitCode !== 1) {
-    return new TxnError('E_FS', err.message, { hint, cause: err, details: { ...err.details, txnId, code: err.code } });
+    return new TxnError('E_FS', err.message, { hint, cause: err, details: { ...err.facts, txnId, code: err.code } });
   }
-  return new TxnError(err.code, err.message, { hint, cause: err.cause, details: { ...err.details, txnId } });
+  return new TxnError(err.code, err.message, { hint, cause: err.cause, details: { ...err.facts, txnId } });
 }

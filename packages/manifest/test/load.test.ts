@@ -85,8 +85,8 @@ test('a missing manifest is E_MANIFEST_READ with the path and errno', async () =
   const [dir] = write('./files');
   const e = await refusal(loadManifestFile('nope.json', dir));
   assert.is(e.code, 'E_MANIFEST_READ');
-  assert.is(e.details.errno, 'ENOENT');
-  assert.is(e.details.path, path.join(dir, 'nope.json'));
+  assert.is(e.facts.errno, 'ENOENT');
+  assert.is(e.facts.path, path.join(dir, 'nope.json'));
   assert.ok(e.message.includes(JSON.stringify(path.join(dir, 'nope.json'))), e.message);
 });
 
@@ -94,7 +94,7 @@ test('a directory is E_MANIFEST_READ', async () => {
   const [dir] = write('./files');
   const e = await refusal(loadManifestFile('rel', dir));
   assert.is(e.code, 'E_MANIFEST_READ');
-  assert.is(e.details.errno, 'EISDIR');
+  assert.is(e.facts.errno, 'EISDIR');
 });
 
 test('an http manifest is not fetched here', async () => {

@@ -119,8 +119,8 @@ for (const [name, o, fragment, field] of schemaCases) {
     assert.is(e.code, 'E_MANIFEST_SCHEMA', e.message);
     assert.ok(e.message.startsWith('manifest test.json: '), e.message);
     assert.ok(e.message.includes(fragment), `${e.message}\n  should include\n${fragment}`);
-    assert.is(e.details.field, field);
-    if (fragment.includes('files[3]')) assert.is(e.details.index, 3);
+    assert.is(e.facts.field, field);
+    if (fragment.includes('files[3]')) assert.is(e.facts.index, 3);
   });
 }
 
@@ -134,7 +134,7 @@ test('json: line and column of the first error, also when V8 gives no position',
   const e = refusal('{\n  "schemaVersion": 1,\n  "files": [1, 2,]\n}');
   assert.is(e.code, 'E_MANIFEST_JSON');
   assert.match(e.message, /at line 3, column 18/);
-  assert.equal({ line: e.details.line, column: e.details.column }, { line: 3, column: 18 });
+  assert.equal({ line: e.facts.line, column: e.facts.column }, { line: 3, column: 18 });
   assert.not.match(e.message, /\n/);
   assert.match(refusal('{"a":}').message, /line 1, column 6/);
   assert.match(refusal('{"a": 1').message, /line 1, column 8/);
@@ -193,7 +193,7 @@ for (const mode of ['4755', '2755', '1777', '06755']) {
     const e = refusal(o);
     assert.is(e.code, 'E_SPECIAL_MODE');
     assert.ok(e.message.includes('files[3] ("bin/su")'), e.message);
-    assert.is(e.details.index, 3);
+    assert.is(e.facts.index, 3);
     const m = parse(o, { allowSpecialModes: true });
     assert.is((m.files[3] as { mode: number }).mode, parseInt(mode, 8));
   });

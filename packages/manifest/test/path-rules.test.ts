@@ -99,9 +99,9 @@ for (const [name, entries, code, index] of cases) {
     assert.ok(e.message.includes(`files[${index}]`), e.message);
     const quoted = JSON.stringify(entry.path);
     assert.ok(e.message.includes(quoted.length <= 200 ? quoted : quoted.slice(0, 150)), e.message);
-    assert.is(e.details.index, index);
-    assert.is(e.details.path, entry.path);
-    assert.type(e.details.rule, 'string');
+    assert.is(e.facts.index, index);
+    assert.is(e.facts.path, entry.path);
+    assert.type(e.facts.rule, 'string');
     assert.ok(e.hint?.startsWith('fix the manifest'), e.hint);
   });
 }
@@ -115,7 +115,7 @@ test('collision messages name both entries', () => {
   const e = refusal([file('Docs/a'), file('docs/b')]);
   assert.match(e.message, /files\[1\] path "docs\/b"/);
   assert.match(e.message, /its directory "docs" collides with "Docs" \(from files\[0\] "Docs\/a"\)/);
-  assert.is(e.details.otherIndex, 0);
+  assert.is(e.facts.otherIndex, 0);
 });
 
 type EscapeCase = [string, ManifestEntry[], number];
@@ -141,7 +141,7 @@ for (const [name, entries, index] of escapes) {
     const entry = entries[index] as ManifestEntry & { target: string };
     assert.ok(e.message.includes(`files[${index}] path ${JSON.stringify(entry.path)}`), e.message);
     assert.ok(e.message.includes(`target ${JSON.stringify(entry.target)}`), e.message);
-    assert.is(e.details.field, 'target');
+    assert.is(e.facts.field, 'target');
   });
 }
 
