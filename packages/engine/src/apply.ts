@@ -358,8 +358,11 @@ export async function apply(loaded: LoadedManifest, opts: ApplyOptions, ctx: Eng
     const recovered = await recoverPending(j, ctx, layout, { noRecover: opts.noRecover === true, by: 'apply' });
     return await applyLocked(loaded, opts, ctx, j, layout, recovered, t0);
   } finally {
-    j.close();
-    lock.release();
+    try {
+      j.close();
+    } finally {
+      lock.release();
+    }
   }
 }
 

@@ -178,5 +178,11 @@ export async function recover(opts: RecoverOptions, ctx: EngineContext = default
       hint: 'fix the cause (disk full? permissions?) and run codemate-txn recover again; it resumes where it stopped',
       cause: e,
     });
+  } finally {
+    try {
+      j.close();
+    } finally {
+      lock.release();
+    }
   }
 }

@@ -76,26 +76,38 @@ function undoStep(ctx: EngineContext, op: OpRecord, notes: string[]): Step | und
  * under it (e.g. a staged file gone because the staging tree was already being removed).
  */
 export async function undoTxn(j: Journal, ctx: EngineContext, txnId: number): Promise<{ undone: number; notes: string[] }> {
-  const ops = j.ops(txnId).filter((o) => (o.phase === 'stage' || o.phase === 'apply' || o.phase === 'redo') && o.state !== 'undone');
+  const ops = j.ops(txnId).filter((o) => (o.phase === 'stage' || o.phase === 'apply' || o.phase === 'redo') && o.state !== 'undone' && o.state !== 'skipped');
   const notes: string[] = [];
   let undone = 0;
-  let settled: number[] = [];
+  // Ops decided to need no undo: 'undone' if they had run, 'skipped' if they never did.
+  let settledRan: number[] = [];
+  let settledNever: number[] = [];
+  const flushNever = (): void => {
+    j.markOps(txnId, settledNever, 'skipped', undefined, 'undo settled');
+    settledNever = [];
+  };
   for (let i = ops.length - 1; i >= 0; i--) {
     const op = ops[i]!;
     if (op.undo === 'none') continue;
     const step = undoStep(ctx, op, notes);
     if (!step) {
-      settled.push(op.seq);
-      continue;
+      if (op.state === 'pending') settledNever.push(op.seq);
+      else if (op.state === 'done') settledRan.push(op.seq);
+      continue; // a 'failed' op keeps its state: it never took effect
     }
-    const seq = j.beginUndo(txnId, step.intent, settled);
-    settled = [];
+    flushNever();
+    const seq = j.beginUndo(txnId, step.intent, settledRan);
+    settledRan = [];
     await step.run();
     for (const d of touchedDirs(step.intent)) ctx.fs.fsyncDir(d);
     j.finishUndo(txnId, seq, op.seq);
     undone++;
     ctx.onProgress?.({ phase: 'undo', done: ops.length - i, total: ops.length });
   }
-  j.markOps(txnId, settled, 'undone', undefined, 'undo settled');
+  flushNever();
+  // Ops inside a tree removed as a whole (staged files, backup dirs) went with it.
+  const inTree = ops.filter((o) => o.undo === 'none');
+  j.markOps(txnId, settledRan.concat(inTree.filter((o) => o.state === 'done').map((o) => o.seq)), 'undone', undefined, 'undo settled');
+  j.markOps(txnId, inTree.filter((o) => o.state === 'pending').map((o) => o.seq), 'skipped', undefined, 'undo settled');
   return { undone, notes };
 }

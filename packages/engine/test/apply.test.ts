@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { apply, planApply } from '@codemate-txn/engine';
+import { apply, planApply, recover } from '@codemate-txn/engine';
 import { Journal } from '@codemate-txn/journal';
 import { tempDir, makeTree, inodeOf, readTree, cleanupTemps } from '@codemate-txn/testkit';
 import { makeReleases, ctxWith, snap, snapNoVersion, siblings, USER_FILES, TREE_V1 } from './helpers.js';
@@ -198,6 +198,17 @@ test('app mismatch refused with exit 2', async () => {
   } catch (e: unknown) {
     assert.is((e as { code: string }).code, 'E_APP_MISMATCH');
   }
+});
+
+test('recover releases the lock: an apply in the same process right after it proceeds (regression)', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const target = path.join(root, 'inst', 'app');
+  await recover({ target }, ctxWith());
+  const res = await apply(r.l1, { target }, ctxWith());
+  assert.is(res.kind, 'install');
+  await recover({ target }, ctxWith());
+  assert.is((await apply(r.l2, { target }, ctxWith())).kind, 'update');
 });
 
 test.run();

@@ -140,8 +140,10 @@ export function computePlan(input: PlanInput): Plan {
     for (const a of relAncestors(e.path)) {
       const s = state(a);
       if (s.type === 'absent' || s.type === 'dir') continue;
+      // Only what the engine itself placed there (a symlink or file it installed, still of that
+      // type) may go; a user's symlink over a directory we installed is the user's.
       const ours = installed.get(a);
-      const goingAway = ours !== undefined && !manifestPaths.has(a) && (ours.type === s.type || s.type !== 'other');
+      const goingAway = ours !== undefined && !manifestPaths.has(a) && ours.type === s.type;
       if (s.type === 'symlink' && !goingAway) {
         throw new TxnError('E_SYMLINK_PARENT', `manifest path "${e.path}" lies below "${a}", which is a symlink the engine did not place (-> ${s.target}); expected a real directory`, {
           hint: 'the engine never writes through a symlinked directory; replace the symlink with a directory or remove it, then retry',
