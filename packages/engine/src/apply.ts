@@ -219,6 +219,28 @@ function checkSameFilesystem(layout: TargetLayout): void {
   }
 }
 
+/** Room to spare beyond the bytes to stage: journal rows and directory blocks per file, 2%, 64 KiB. */
+const SPACE_MARGIN = (bytes: number, files: number): number => Math.ceil(bytes * 0.02) + files * 1024 + 64 * 1024;
+
+/** Free-space preflight: refuse before staging anything when the declared bytes cannot fit. */
+function checkFreeSpace(layout: TargetLayout, plan: Plan): void {
+  if (plan.bytesToStage === 0) return;
+  let free: number;
+  try {
+    const st = fsNode.statfsSync(fsNode.existsSync(layout.target) ? layout.target : layout.parent);
+    free = st.bavail * st.bsize;
+  } catch {
+    return; // no statfs here: the staging writes themselves will tell
+  }
+  const needed = plan.bytesToStage + SPACE_MARGIN(plan.bytesToStage, plan.stage.length);
+  if (needed > free) {
+    throw new TxnError('E_NO_SPACE', `not enough free space to stage ${plan.app} ${plan.toVersion} in ${layout.parent}: needed ${needed} bytes (${plan.bytesToStage} to stage plus margin), available ${free}`, {
+      hint: 'free some space on that filesystem and retry; nothing was changed',
+      details: { needed, available: free, bytesToStage: plan.bytesToStage },
+    });
+  }
+}
+
 /** A free backup directory name: backup_staging_<from>, or with a numeric suffix when taken. */
 function chooseBackupDir(layout: TargetLayout, fromVersion: string | null): string {
   for (let i = 0; ; i++) {
@@ -400,6 +422,7 @@ async function applyLocked(
   }
 
   checkSameFilesystem(layout);
+  checkFreeSpace(layout, plan);
   const backupDir = chooseBackupDir(layout, d.fromVersion);
   const txnId = j.beginTxn(
     {

@@ -10,15 +10,30 @@ export function openForWrite(layout: TargetLayout, ctx: EngineContext, waitSecon
   try {
     fsNode.mkdirSync(parent, { recursive: true });
   } catch (e: unknown) {
-    throw new TxnError('E_TARGET_INVALID', `cannot create ${parent} for the journal: ${errorMessage(e)}`, { cause: e });
+    throw new TxnError('E_TARGET_INVALID', `cannot create ${parent} for the journal: expected a directory (or a path where one can be made), found ${errorMessage(e)}`, {
+      hint: 'check --target: its parent must be a writable directory',
+      cause: e,
+    });
   }
-  const lock = acquireLock(layout.lock, { pid: ctx.pid, host: ctx.host, command, startedAt: ctx.now().toISOString() }, waitSeconds * 1000);
+  const unwritable = (e: unknown): TxnError =>
+    new TxnError('E_TARGET_INVALID', `cannot write the journal and lock in ${parent}: expected a writable directory, found ${errorMessage(e)}`, {
+      hint: 'staging, backup and the journal live beside the target: make that directory writable, or choose another --target/--journal',
+      cause: e,
+    });
+  let lock: Lock;
+  try {
+    lock = acquireLock(layout.lock, { pid: ctx.pid, host: ctx.host, command, startedAt: ctx.now().toISOString() }, waitSeconds * 1000);
+  } catch (e: unknown) {
+    if (e instanceof TxnError) throw e;
+    throw unwritable(e);
+  }
   try {
     const j = Journal.open(layout.journal, { onCommit: (label) => ctx.fs.point(`journal ${label}`), now: ctx.now });
     return { j, lock };
-  } catch (e) {
+  } catch (e: unknown) {
     lock.release();
-    throw e;
+    if (e instanceof TxnError) throw e;
+    throw unwritable(e);
   }
 }
 

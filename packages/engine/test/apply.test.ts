@@ -211,4 +211,39 @@ test('recover releases the lock: an apply in the same process right after it pro
   assert.is((await apply(r.l2, { target }, ctxWith())).kind, 'update');
 });
 
+test('a preserved path the release wants as another kind is refused clearly, never destroyed', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l1, { target }, ctxWith());
+  // The user made "logs" a file; v3 ships logs/ as a directory with a file in it.
+  fs.writeFileSync(path.join(target, 'logs'), 'my log file');
+  const r3 = await makeReleases(path.join(root, 'v3'), TREE_V1, { ...TREE_V1, 'logs/readme.txt': 'x' });
+  const before = snap(target);
+  try {
+    await apply(r3.l2, { target }, ctxWith());
+    assert.unreachable();
+  } catch (e: unknown) {
+    assert.is((e as { code: string }).code, 'E_PATH_CONFLICT');
+    assert.match((e as Error).message, /"logs" to be a directory, found a file/);
+  }
+  assert.equal(snap(target), before);
+  assert.is(fs.readFileSync(path.join(target, 'logs'), 'utf8'), 'my log file');
+});
+
+test('a target whose parent is a file gets a clear error naming it (exit 2)', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  fs.writeFileSync(path.join(root, 'afile'), 'x');
+  try {
+    await apply(r.l1, { target: path.join(root, 'afile', 'app') }, ctxWith());
+    assert.unreachable();
+  } catch (e: unknown) {
+    assert.is((e as { code: string }).code, 'E_TARGET_INVALID');
+    assert.is((e as { exitCode: number }).exitCode, 2);
+    assert.match((e as Error).message, /afile/);
+  }
+  assert.is(fs.readFileSync(path.join(root, 'afile'), 'utf8'), 'x');
+});
+
 test.run();

@@ -4,12 +4,13 @@
  * then `recover` must leave the target exactly old or exactly new. Also: crashes inside recover,
  * and one regression test per named crash window.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tempDir, cleanupTemps, makeRelease, type TreeSpec } from '@codemate-txn/testkit';
+import { tempDir, cleanupTemps, makeRelease, runCli, type TreeSpec } from '@codemate-txn/testkit';
 import { TREE_V1, TREE_V2, USER_FILES } from './helpers.js';
-import { applyAgainReachesNew, crashAt, prepare, recoverPoints, reference, sample, type Reference, type Scenario } from './crash-harness.js';
+import { applyAgainReachesNew, check, crashAt, prepare, recoverPoints, reference, restore, sample, targetOf, type Reference, type Scenario } from './crash-harness.js';
 
 test.after(cleanupTemps);
 
@@ -138,6 +139,41 @@ test('crash during recover\'s undo (mid rename back): a second recover restores 
   const out = crashAt(s, ref, ap, { recoverCrashAt: j });
   assert.equal(out.problems, []);
   assert.is(out.which, 'old');
+});
+
+test('recover --forward after a crash mid-apply finishes the update at the new version', async () => {
+  const s = await scenario('forward', TREE_V1, TREE_V2, USER_FILES);
+  const ref = reference(s);
+  const labels = ref.points;
+  const mid = labels.findIndex((l, i) => l.startsWith('after rename') && labels.slice(0, i).includes('journal state applying')) + 4;
+  restore(s);
+  const a = runCli(['apply', s.m2, '--target', targetOf(s), '--quiet'], { env: { CODEMATE_TXN_CRASH_AT: String(mid) } });
+  assert.is(a.signal, 'SIGKILL');
+  const r = runCli(['recover', '--forward', '--target', targetOf(s), '--json']);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).recovered[0].action, 'rolled-forward');
+  assert.equal(check(s, ref, r).which, 'new');
+  assert.equal(check(s, ref, r).problems, []);
+});
+
+test('recover --forward when a staged file is gone falls back to undo: the old version', async () => {
+  const s = await scenario('forward-missing', TREE_V1, TREE_V2, USER_FILES);
+  const ref = reference(s);
+  const i = ref.points.indexOf('journal state applying') + 1;
+  restore(s);
+  runCli(['apply', s.m2, '--target', targetOf(s), '--quiet'], { env: { CODEMATE_TXN_CRASH_AT: String(i) } });
+  fs.rmSync(path.join(s.work, 'inst', 'app.staging', 'index.js'));
+  const r = runCli(['recover', '--forward', '--target', targetOf(s), '--json']);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).recovered[0].action, 'rolled-back');
+  assert.equal(check(s, ref, r).which, 'old');
+});
+
+test('recover with nothing interrupted says so and exits 0', async () => {
+  const s = await scenario('nothing', TREE_V1, TREE_V2, {});
+  const r = runCli(['recover', '--target', targetOf(s)]);
+  assert.is(r.code, 0);
+  assert.match(r.stdout, /no interrupted transaction/);
 });
 
 test.run();

@@ -90,7 +90,7 @@ test('disk really full (inodes) at every point of staging and applying: old with
   assert.is(fs.readFileSync(path.join(target, '.codemate-version'), 'utf8'), '2.0.0\n');
 });
 
-test('disk really full (bytes) while staging a large file: exit 1, target untouched', async () => {
+test('free-space preflight: a release that cannot fit is refused before staging, naming needed vs available', async () => {
   const root = tempDir('fullb-');
   const mnt = path.join(root, 'mnt');
   const why = mountTmpfs(mnt, 'size=1m');
@@ -105,11 +105,28 @@ test('disk really full (bytes) while staging a large file: exit 1, target untouc
     await apply(r.l2, { target, journal }, ctxWith());
     assert.unreachable('a 2 MiB file cannot fit in 1 MiB');
   } catch (e: unknown) {
+    assert.is((e as { code: string }).code, 'E_NO_SPACE');
     assert.is((e as { exitCode: number }).exitCode, 1);
-    assert.match((e as Error).message, /ENOSPC/);
+    assert.match((e as Error).message, /needed \d+ bytes .* available \d+/);
   }
   assert.equal(snap(target), before);
-  assert.equal(fs.readdirSync(mnt), ['app']);
+  assert.equal(fs.readdirSync(mnt), ['app'], 'no staging was created');
+});
+
+test('a read-only target parent gets a clear error (exit 2), nothing written', async () => {
+  const root = tempDir('ro-');
+  const mnt = path.join(root, 'mnt');
+  const why = mountTmpfs(mnt, 'size=1m,ro');
+  if (why) { console.log(`  skipped: ${why}`); return; }
+  const r = await makeReleases(root);
+  try {
+    await apply(r.l1, { target: path.join(mnt, 'app') }, ctxWith());
+    assert.unreachable();
+  } catch (e: unknown) {
+    assert.is((e as { code: string }).code, 'E_TARGET_INVALID');
+    assert.match((e as Error).message, /expected a writable directory, found .*EROFS/);
+  }
+  assert.equal(fs.readdirSync(mnt), []);
 });
 
 test('a target that is a mount point is refused before anything changes (EXDEV would follow)', async () => {

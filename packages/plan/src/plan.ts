@@ -166,6 +166,15 @@ export function computePlan(input: PlanInput): Plan {
     if (!freshRoot) checkParents(e);
     const preserved = isPreservedPath(e.path, e.type === 'dir');
     if (preserved && s.type !== 'absent') {
+      // The user's preserved path is of another kind than the release wants: refuse, never destroy.
+      const wantDir = e.type === 'dir';
+      const isDir = s.type === 'dir' || (s.type === 'symlink' && preserve.isPreserved(e.path, true) && !preserve.isPreserved(e.path, false));
+      if (wantDir !== isDir && !(e.type === 'symlink' && s.type === 'symlink')) {
+        throw new TxnError('E_PATH_CONFLICT', `the release wants "${e.path}" as a ${e.type}, but it is a preserved ${s.type === 'dir' ? 'directory' : s.type} of yours; preserved paths are never replaced`, {
+          hint: `move "${e.path}" aside if the new version may take it over, or keep the old version; nothing was changed`,
+          details: { path: e.path, wanted: e.type, found: s.type },
+        });
+      }
       entries.push({ path: e.path, entry: e, action: 'preserved', managed: false });
       counts.preserved++;
       continue;
