@@ -22,6 +22,7 @@ import {
   targetLayout,
   under,
   type LoadedManifest,
+  type ManifestEntry,
   type TargetLayout,
   type TxnKind,
 } from '@codemate-txn/core';
@@ -124,6 +125,16 @@ function decide(loaded: LoadedManifest, installed: { app: string; version: strin
     return { kind: 'downgrade', fromVersion: installed.version };
   }
   return { kind: 'update', fromVersion: installed.version };
+}
+
+/** Directories a fresh root stages: dir entries with their modes, and every ancestor (0755). */
+function freshRootDirs(files: readonly ManifestEntry[]): Array<{ path: string; mode: number }> {
+  const dirs = new Map<string, number>();
+  for (const e of files) {
+    for (const a of relAncestors(e.path)) if (!dirs.has(a)) dirs.set(a, 0o755);
+    if (e.type === 'dir') dirs.set(e.path, e.mode);
+  }
+  return [...dirs.entries()].map(([p, mode]) => ({ path: p, mode }));
 }
 
 /** Ancestors of dir (itself included) that do not exist, outermost first. */
@@ -449,7 +460,7 @@ async function applyLocked(
       sourceBase: loaded.sourceBase,
       entries: plan.stage,
       versionText: `${m.version}\n`,
-      dirEntries: plan.freshRoot ? m.files.filter((e) => e.type === 'dir').map((e) => ({ path: e.path, mode: (e as { mode: number }).mode })) : [],
+      dirEntries: plan.freshRoot ? freshRootDirs(m.files) : [],
     });
     // The target's parent may be missing when the journal lives elsewhere: one journaled mkdir per level.
     const parents: Step[] = missingAncestors(layout.parent).map((dir) => ({

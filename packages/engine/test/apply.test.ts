@@ -246,4 +246,12 @@ test('a target whose parent is a file gets a clear error naming it (exit 2)', as
   assert.is(fs.readFileSync(path.join(root, 'afile'), 'utf8'), 'x');
 });
 
+test('fresh install of a nested dir entry whose parent is implicit stages the parent first (fuzz seed 20261203, case 135)', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root, { 'logs/b': { dir: true }, 'x.txt': 'x' }, { 'x.txt': 'y' });
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l1, { target }, ctxWith());
+  assert.ok(fs.statSync(path.join(target, 'logs', 'b')).isDirectory());
+});
+
 test.run();
