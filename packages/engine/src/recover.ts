@@ -56,13 +56,13 @@ export async function cleanupTxn(j: Journal, ctx: EngineContext, txnId: number, 
   if (txn.backupDir && !txn.keepBackup && exists(ctx, txn.backupDir)) {
     steps.push({
       intent: { phase: 'cleanup', kind: 'rmtree', action: 'remove-backup', path: '', dst: txn.backupDir, undo: 'none' },
-      run: () => fs.rmTree(txn.backupDir!),
+      run: () => fs.rmTreeAsync(txn.backupDir!),
     });
   }
   if (exists(ctx, txn.stagingDir)) {
     steps.push({
       intent: { phase: 'cleanup', kind: 'rmtree', action: 'remove-staging', path: '', dst: txn.stagingDir, undo: 'none' },
-      run: () => fs.rmTree(txn.stagingDir),
+      run: () => fs.rmTreeAsync(txn.stagingDir),
     });
   }
   if (!txn.keepBackup) {

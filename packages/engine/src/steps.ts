@@ -67,12 +67,16 @@ export async function runSteps(
   const batchSize = opts.batchSize ?? 512;
   const parallel = ctx.fs.deterministic ? 1 : Math.max(1, opts.parallel ?? 1);
   let done = 0;
+  // Directories are fsynced once per phase, after every op ran, before any op is marked done.
+  const dirs = new Set<string>();
+  const allSeqs: number[] = [];
   for (let i = 0; i < steps.length; i += batchSize) {
     if (!opts.uninterruptible) checkInterrupted(ctx);
     const batch = steps.slice(i, i + batchSize);
     const seqs = j.addOps(txnId, batch.map((s) => s.intent), `${opts.phase} intents`);
-    const dirs = new Set<string>();
+    allSeqs.push(...seqs);
     const runOne = async (k: number): Promise<void> => {
+      if (!opts.uninterruptible && k % 64 === 63) checkInterrupted(ctx);
       const s = batch[k]!;
       try {
         await s.run();
@@ -86,17 +90,16 @@ export async function runSteps(
       }
       for (const d of touchedDirs(s.intent)) dirs.add(d);
       done++;
-      ctx.onProgress?.({ phase: opts.phase === 'redo' ? 'apply' : opts.phase === 'undo' ? 'undo' : opts.phase, done, total: steps.length });
+      if (done % 64 === 0 || done === steps.length) {
+        ctx.onProgress?.({ phase: opts.phase === 'redo' ? 'apply' : opts.phase === 'undo' ? 'undo' : opts.phase, done, total: steps.length });
+      }
     };
     if (parallel === 1) {
-      for (let k = 0; k < batch.length; k++) {
-        if (!opts.uninterruptible && k % 64 === 63) checkInterrupted(ctx);
-        await runOne(k);
-      }
+      for (let k = 0; k < batch.length; k++) await runOne(k);
     } else {
       await pool(batch.map((_, k) => k), parallel, runOne);
     }
-    for (const d of dirs) ctx.fs.fsyncDir(d);
-    j.markOps(txnId, seqs, 'done', undefined, `${opts.phase} done`);
   }
+  await ctx.fs.fsyncDirs(dirs);
+  j.markOps(txnId, allSeqs, 'done', undefined, `${opts.phase} done`);
 }

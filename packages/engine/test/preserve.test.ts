@@ -10,8 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { apply } from '@codemate-txn/engine';
 import { Journal } from '@codemate-txn/journal';
-import { DEFAULT_PRESERVE } from '@codemate-txn/manifest';
-import { loadManifestFile } from '@codemate-txn/manifest';
+import { DEFAULT_PRESERVE, loadManifestFile } from '@codemate-txn/manifest';
 import { tempDir, makeTree, makeRelease, readTree, cleanupTemps, type TreeSpec } from '@codemate-txn/testkit';
 import { ctxWith, snap, snapNoVersion } from './helpers.js';
 
@@ -54,9 +53,9 @@ function fixtureFor(pattern: string): Fixture {
   const name = pattern.replace(/\/+$/, '').replace(/\*/g, 'mine');
   const anchored = name.includes('/');
   if (dirPattern) {
-    const top = [`${name}/mine.txt`, `${name}/deeper/more.txt`];
-    const nested = anchored ? [] : [`${DROPPED}/${name}/mine.txt`];
-    return { files: [...top, ...nested], dirs: anchored ? [name] : [name, `${name}/deeper`, `${DROPPED}/${name}`], shipped: `${name}/mine.txt` };
+    const files = [`${name}/mine.txt`, `${name}/deeper/more.txt`, ...(anchored ? [] : [`${DROPPED}/${name}/mine.txt`])];
+    const dirs = [name, `${name}/deeper`, ...(anchored ? [] : [`${DROPPED}/${name}`])];
+    return { files, dirs, shipped: `${name}/mine.txt` };
   }
   return { files: anchored ? [name] : [name, `${DROPPED}/${name}`], dirs: [], shipped: name };
 }
@@ -82,13 +81,11 @@ interface Scenario {
 }
 
 /** Install v1, add the user's files, update to v2 (which ships `fx.shipped` and drops DROPPED). */
-async function runScenario(fx: Fixture, opts: { manifestPreserve?: string[]; optsPreserve?: string[] } = {}): Promise<Scenario> {
+async function runScenario(fx: Fixture): Promise<Scenario> {
   const root = tempDir();
   const m1 = await makeRelease(path.join(root, 'rel-1'), { app: 'p', version: '1.0.0', tree: BASE_V1 });
   const tree2: TreeSpec = { ...BASE_V2, [fx.shipped]: 'shipped by the release\n' };
-  const m2 = await makeRelease(path.join(root, 'rel-2'), {
-    app: 'p', version: '2.0.0', tree: tree2, ...(opts.manifestPreserve ? { preserve: opts.manifestPreserve } : {}),
-  });
+  const m2 = await makeRelease(path.join(root, 'rel-2'), { app: 'p', version: '2.0.0', tree: tree2 });
   const target = path.join(root, 'inst', 'app');
   await apply(await loadManifestFile(m1, root), { target }, ctxWith());
 
@@ -100,7 +97,7 @@ async function runScenario(fx: Fixture, opts: { manifestPreserve?: string[]; opt
   const ino = inodes(target, fx.files);
   assert.is(before.length, fx.files.length + fx.dirs.length);
 
-  const res = await apply(await loadManifestFile(m2, root), { target, ...(opts.optsPreserve ? { preserve: opts.optsPreserve } : {}) }, ctxWith());
+  const res = await apply(await loadManifestFile(m2, root), { target }, ctxWith());
   assert.is(res.kind, 'update');
   return { root, target, before, ino };
 }

@@ -62,12 +62,16 @@ function lastTxn(target: string): TxnRecord {
   }
 }
 
-/** The v2 release tree plus the user's files: what the target must hold after a committed update. */
-function expectedV2(target: string): string[] {
+/**
+ * Compares the target with the v2 release (user files and the version file aside, they are checked
+ * on their own); returns a description of the difference, or undefined when they match.
+ */
+function differsFromV2(target: string): string | undefined {
   const user = (l: string) => /user_data|logs|\.env\.local|private\.secret|config\/user_settings/.test(l);
-  const mine = snap(target).filter((l) => !l.includes(' .codemate-version'));
+  const mine = snap(target).filter((l) => !l.includes(' .codemate-version') && !user(l));
   const want = snap(path.join(rel.root, 'rel-2', 'files')).filter((l) => !user(l));
-  return mine.filter((l) => !user(l)).concat('---').concat(want);
+  if (JSON.stringify(mine) === JSON.stringify(want)) return undefined;
+  return `missing ${JSON.stringify(want.filter((l) => !mine.includes(l)))}, extra ${JSON.stringify(mine.filter((l) => !want.includes(l)))}`;
 }
 
 test.before(async () => {
@@ -91,12 +95,26 @@ test('the uninterrupted update has mutations on both sides of the commit point',
   for (const k of ['mkdir', 'write', 'symlink', 'rename', 'chmod', 'unlink', 'rmdir']) assert.ok(kinds.has(k), `the update exercises ${k}`);
 });
 
-/** Runs the v2 update with mutation n failing with code; returns problems found (empty = fine). */
-async function failBeforeCommit(n: number, code: string): Promise<string[]> {
-  const problems: string[] = [];
+/** A v1 installation with user files, and what it looked like before any failed update. */
+interface Installed {
+  target: string;
+  before: string[];
+  ino: Record<string, number>;
+}
+
+async function installed(): Promise<Installed> {
   const target = await installedWithUserFiles();
-  const before = snap(target);
-  const ino = inodes(target);
+  return { target, before: snap(target), ino: inodes(target) };
+}
+
+/**
+ * Runs the v2 update on `w` with mutation n failing with code; returns problems found (empty =
+ * fine). The loops below reuse one installation for all their failures: each rollback must leave
+ * it exactly as installed (same bytes, modes, inodes), fit for the next attempt.
+ */
+async function failBeforeCommit(w: Installed, n: number, code: string): Promise<string[]> {
+  const problems: string[] = [];
+  const { target, before, ino } = w;
   let thrown: unknown;
   try {
     await apply(rel.l2, { target }, ctxWith({ failAt: { n, code } }));
@@ -129,12 +147,18 @@ async function failBeforeCommit(n: number, code: string): Promise<string[]> {
 }
 
 test('ENOSPC at every mutation before the commit point: rolled back, target byte-identical, no leftovers', async () => {
+  const w = await installed();
   const problems: string[] = [];
-  for (let n = 1; n <= beforeCommit; n++) problems.push(...(await failBeforeCommit(n, 'ENOSPC')));
+  for (let n = 1; n <= beforeCommit; n++) problems.push(...(await failBeforeCommit(w, n, 'ENOSPC')));
   assert.equal(problems, [], problems.join('\n'));
+  // and the installation still updates cleanly afterwards
+  const res = await apply(rel.l2, { target: w.target }, ctxWith());
+  assert.is(res.kind, 'update');
+  assert.is(differsFromV2(w.target), undefined);
 });
 
 test('EIO, EACCES, EPERM, EBUSY, EXDEV at a sample of mutations before the commit point: rolled back', async () => {
+  const w = await installed();
   const codes = ['EIO', 'EACCES', 'EPERM', 'EBUSY', 'EXDEV'];
   // first mutation, one in staging, the first apply rename, one mid-apply, and the last before commit
   const firstRename = labels.filter((l) => l.startsWith('before ')).findIndex((l) => l.startsWith('before rename')) + 1;
@@ -142,7 +166,46 @@ test('EIO, EACCES, EPERM, EBUSY, EXDEV at a sample of mutations before the commi
   const problems: string[] = [];
   for (const [i, code] of codes.entries()) {
     // every code at two points, rotating through the sample
-    for (const n of [sample[i % sample.length]!, sample[(i + 2) % sample.length]!]) problems.push(...(await failBeforeCommit(n, code)));
+    for (const n of [sample[i % sample.length]!, sample[(i + 2) % sample.length]!]) problems.push(...(await failBeforeCommit(w, n, code)));
+  }
+  assert.equal(problems, [], problems.join('\n'));
+});
+
+/** Mutations before the commit point of a run, from its crash-point listing. */
+function mutationsBeforeCommit(crashpoints: string): number {
+  const ls = fs.readFileSync(crashpoints, 'utf8').split('\n').filter(Boolean).map((l) => l.slice(l.indexOf('\t') + 1));
+  return ls.slice(0, ls.indexOf('journal committed')).filter((l) => l.startsWith('before ')).length;
+}
+
+test('fresh install, into a missing target and into a dir holding user data: every failure before commit leaves it as it was', async () => {
+  const problems: string[] = [];
+  for (const withUserData of [false, true]) {
+    const fresh = (): string => {
+      const target = path.join(tempDir(), 'app');
+      if (withUserData) makeTree(target, { 'user_data/db': 'precious', 'index.js': 'unmanaged old file\n', 'notes.txt': 'mine' });
+      return target;
+    };
+    const out = path.join(tempDir(), 'cp.txt');
+    await apply(rel.l1, { target: fresh() }, ctxWith({ crashpointsOut: out }));
+    const count = mutationsBeforeCommit(out);
+    if (count < 3) problems.push(`install (user data: ${withUserData}): only ${count} mutations before commit`);
+    // one target for every failure: each rollback must leave it as it was for the next attempt
+    const target = fresh();
+    const before = snap(target);
+    for (let n = 1; n <= count; n++) {
+      const tag = `install (user data: ${withUserData}) failAt ${n}:ENOSPC`;
+      try {
+        await apply(rel.l1, { target }, ctxWith({ failAt: { n, code: 'ENOSPC' } }));
+        problems.push(`${tag}: succeeded`);
+      } catch (e: unknown) {
+        if (!(e instanceof TxnError) || e.exitCode !== 1) problems.push(`${tag}: expected a TxnError with exit 1, found ${String(e)}`);
+      }
+      if (JSON.stringify(snap(target)) !== JSON.stringify(before)) problems.push(`${tag}: target changed: ${JSON.stringify(snap(target))}`);
+      const want = withUserData ? CLEAN_SIBLINGS : CLEAN_SIBLINGS.filter((name) => name !== 'app');
+      const sib = siblings(target);
+      if (JSON.stringify(sib) !== JSON.stringify(want)) problems.push(`${tag}: leftovers: ${sib.join(', ')}`);
+      if (lastTxn(target).state !== 'rolled_back') problems.push(`${tag}: journal state ${lastTxn(target).state}`);
+    }
   }
   assert.equal(problems, [], problems.join('\n'));
 });
@@ -161,8 +224,8 @@ test('a failure after the commit point: the target is at v2, cleanupPending, and
     }
     if (!res.cleanupPending) problems.push(`${tag}: cleanupPending is false`);
     if (!res.warnings.some((w) => /cleanup/.test(w))) problems.push(`${tag}: no warning about the cleanup: ${JSON.stringify(res.warnings)}`);
-    const [mine, want] = splitExpected(expectedV2(target));
-    if (JSON.stringify(mine) !== JSON.stringify(want)) problems.push(`${tag}: target is not v2: ${JSON.stringify(mine)} vs ${JSON.stringify(want)}`);
+    const diff = differsFromV2(target);
+    if (diff) problems.push(`${tag}: target is not v2: ${diff}`);
     if (fs.readFileSync(path.join(target, '.codemate-version'), 'utf8') !== '2.0.0\n') problems.push(`${tag}: version file is not 2.0.0`);
     if (fs.readFileSync(path.join(target, 'config/user_settings.json'), 'utf8') !== USER_SETTINGS) problems.push(`${tag}: user settings changed`);
     if (lastTxn(target).state !== 'committed') problems.push(`${tag}: journal state ${lastTxn(target).state}, expected committed`);
@@ -174,13 +237,12 @@ test('a failure after the commit point: the target is at v2, cleanupPending, and
       const again = await apply(rel.l2, { target }, ctxWith());
       if (again.kind !== 'noop' || again.recovered.length !== 1) problems.push(`${tag}: the next apply gave ${again.kind}, recovered ${again.recovered.length}`);
     }
-    // staging and backup are gone (the journal's own files are pinned by the recover() lock test)
-    const debris = siblings(target).filter((n) => n !== 'app' && !n.startsWith('app.journal.db'));
-    if (debris.length) problems.push(`${tag}: leftovers after the next run: ${debris.join(', ')}`);
+    const sib = siblings(target);
+    if (JSON.stringify(sib) !== JSON.stringify(CLEAN_SIBLINGS)) problems.push(`${tag}: leftovers after the next run: ${sib.join(', ')}`);
     const t = lastTxn(target);
     if (t.state !== 'done') problems.push(`${tag}: journal state after the next run ${t.state}, expected done`);
-    const [mine2, want2] = splitExpected(expectedV2(target));
-    if (JSON.stringify(mine2) !== JSON.stringify(want2)) problems.push(`${tag}: target changed by the finishing run`);
+    const diff2 = differsFromV2(target);
+    if (diff2) problems.push(`${tag}: target changed by the finishing run: ${diff2}`);
   }
   assert.equal(problems, [], problems.join('\n'));
 });
@@ -194,11 +256,6 @@ test('recover() releases the lock and closes the journal: the same process can a
   const res = await apply(rel.l2, { target }, ctxWith());
   assert.is(res.kind, 'update', 'not E_LOCKED by our own earlier recover()');
 });
-
-function splitExpected(lines: string[]): [string[], string[]] {
-  const i = lines.indexOf('---');
-  return [lines.slice(0, i), lines.slice(i + 1)];
-}
 
 // --- content that fails verification while staging -------------------------------------------
 
@@ -252,15 +309,25 @@ test('a missing source file → E_SOURCE_MISSING, exit 1, target untouched', asy
   assertUntouched(f);
 });
 
-/** Records, right after each staged copy, how many bytes reached the staged file. */
+/** Records, right after each staged copy (local or streamed), how many bytes reached the staged file. */
 class StagedSizes extends TxnFs {
   readonly sizes = new Map<string, number>();
+  private record(dst: string): void {
+    const st = this.lstat(dst);
+    if (st) this.sizes.set(dst, st.size);
+  }
   override async copyIn(src: string, dst: string, opts: CopyOptions): Promise<WriteResult> {
     try {
       return await super.copyIn(src, dst, opts);
     } finally {
-      const st = this.lstat(dst);
-      if (st) this.sizes.set(dst, st.size);
+      this.record(dst);
+    }
+  }
+  override async streamIn(dst: string, chunks: AsyncIterable<Buffer>, opts: CopyOptions): Promise<WriteResult> {
+    try {
+      return await super.streamIn(dst, chunks, opts);
+    } finally {
+      this.record(dst);
     }
   }
 }

@@ -8,15 +8,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { apply } from '@codemate-txn/engine';
+import { apply, defaultContext } from '@codemate-txn/engine';
 import { loadManifestFile } from '@codemate-txn/manifest';
-import { TxnError, type LoadedManifest } from '@codemate-txn/core';
+import { TxnError, type LoadedManifest, type Manifest } from '@codemate-txn/core';
 import { TxnFs } from '@codemate-txn/fsops';
-import { defaultContext } from '@codemate-txn/engine';
 import { Journal } from '@codemate-txn/journal';
 import { tempDir, makeTree, makeRelease, readTree, cleanupTemps, type TreeSpec } from '@codemate-txn/testkit';
-import type { Manifest } from '@codemate-txn/core';
-import { ctxWith, snap, snapNoVersion, siblings } from './helpers.js';
+import { ctxWith, makeReleases, snap, snapNoVersion, siblings } from './helpers.js';
 
 test.after(cleanupTemps);
 
@@ -47,13 +45,15 @@ function outsideState(dir: string): string[] {
 }
 
 async function expectRefused(w: World, l: LoadedManifest): Promise<TxnError> {
+  let err: unknown;
   try {
     await apply(l, { target: w.target }, ctxWith());
   } catch (e: unknown) {
-    assert.instance(e, TxnError);
-    return e as TxnError;
+    err = e;
   }
-  throw new assert.Assertion({ message: 'expected the apply to be refused', generated: false, operator: 'throws' });
+  if (err === undefined) assert.unreachable('expected the apply to be refused');
+  assert.instance(err, TxnError);
+  return err as TxnError;
 }
 
 function installedVersion(w: World): string | undefined {
@@ -140,26 +140,16 @@ test('a symlinked parent that was an explicit "dir" entry of the old version is 
   assert.is((err as TxnError).code, 'E_SYMLINK_PARENT');
 });
 
-test('an update that only removes files below a user\'s symlinked directory deletes nothing through it', async () => {
+test('an update that only removes files below a user\'s symlinked directory deletes nothing through it and keeps the link', async () => {
   const w = await world({ ...BASE, 'data/a.txt': 'outside a\n', 'data/x.txt': 'outside x\n' }, { ...BASE, 'index.js': 'i2\n' });
   await apply(w.l1, { target: w.target }, ctxWith());
   fs.rmSync(path.join(w.target, 'data'), { recursive: true });
   fs.symlinkSync(path.join(w.outside, 'data'), path.join(w.target, 'data'));
   const out0 = outsideState(w.outside);
-  let err: unknown;
-  try {
-    await apply(w.l2, { target: w.target }, ctxWith());
-  } catch (e: unknown) {
-    err = e;
-  }
+  await apply(w.l2, { target: w.target }, ctxWith());
   assert.equal(outsideState(w.outside), out0, 'outside/data/a.txt and x.txt (same bytes as the old release) not deleted through the link');
-  // either outcome is safe: the update went through leaving the user's link, or it was refused
-  if (err === undefined) {
-    assert.is(readTree(w.target)['index.js'], 'i2\n');
-  } else {
-    assert.instance(err, TxnError);
-    assert.is((err as TxnError).exitCode, 1);
-  }
+  assert.is(fs.readlinkSync(path.join(w.target, 'data')), path.join(w.outside, 'data'), 'the user\'s link stays');
+  assert.is(readTree(w.target)['index.js'], 'i2\n');
 });
 
 test('a directory swapped for a symlink after planning is caught at the moment of use (lstat every parent)', async () => {
@@ -235,23 +225,32 @@ test('fresh install into a dir where a file path is a symlink to an outside file
   assert.is(readTree(w.target)['user.txt'], 'mine\n');
 });
 
-test('update removing a file the user replaced by a symlink to outside: the link goes, its target stays', async () => {
-  const w = await world({ ...BASE, 'old.txt': 'old\n' }, { ...BASE, 'index.js': 'i2\n' });
+test('update removing a file the user replaced by a symlink to outside: nothing is deleted through the link', async () => {
+  const w = await world({ ...BASE, 'old.txt': 'old\n', 'old-dir.txt': 'old\n' }, { ...BASE, 'index.js': 'i2\n' });
   await apply(w.l1, { target: w.target }, ctxWith());
   fs.rmSync(path.join(w.target, 'old.txt'));
-  fs.symlinkSync(path.join(w.outside, 'data'), path.join(w.target, 'old.txt'));
+  fs.rmSync(path.join(w.target, 'old-dir.txt'));
+  fs.symlinkSync(path.join(w.outside, 'secret.txt'), path.join(w.target, 'old.txt'));
+  fs.symlinkSync(path.join(w.outside, 'data'), path.join(w.target, 'old-dir.txt'));
   const out0 = outsideState(w.outside);
   await apply(w.l2, { target: w.target }, ctxWith());
-  assert.equal(outsideState(w.outside), out0, 'cleanup removed the link without following it');
-  assert.not.ok(fs.existsSync(path.join(w.target, 'old.txt')) || isLink(path.join(w.target, 'old.txt')));
+  assert.equal(outsideState(w.outside), out0, 'backup and cleanup moved and removed links, never what they point to');
+  assert.equal(siblings(w.target), ['app', 'app.journal.db', 'app.journal.db.lock', 'app.journal.db.lock.holder']);
 });
 
-function isLink(p: string): boolean {
-  try {
-    return fs.lstatSync(p).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
+test('a preserved directory the user made a symlink does not block updates: files below it are skipped, nothing written through it', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root, { 'a.txt': 'a1' }, { 'a.txt': 'a2', 'logs/.keep': '' });
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l1, { target }, ctxWith());
+  const elsewhere = path.join(root, 'elsewhere');
+  makeTree(elsewhere, { 'app.log': 'mine' });
+  fs.symlinkSync(elsewhere, path.join(target, 'logs'));
+  const res = await apply(r.l2, { target }, ctxWith());
+  assert.is(res.counts.preserved, 1);
+  assert.is(fs.readFileSync(path.join(target, 'a.txt'), 'utf8'), 'a2');
+  assert.is(fs.readlinkSync(path.join(target, 'logs')), elsewhere);
+  assert.equal(fs.readdirSync(elsewhere), ['app.log']);
+});
 
 test.run();

@@ -39,7 +39,7 @@ test.before(async () => {
   db = path.join(root, 'inst', 'app.journal.db');
   await apply(rel.l1, { target }, ctxWith());
   await apply(rel.l2, { target }, ctxWith());
-  installedAfterV2 = sqlite3Json(db, 'SELECT * FROM installed_files ORDER BY path');
+  installedAfterV2 = sqlite3Json(db, 'SELECT path, sha256, size, mode, version FROM installed_files ORDER BY path');
   try {
     await apply(await loadManifestFile(m3, root), { target }, ctxWith());
     assert.unreachable('the v3 update must fail');
@@ -50,17 +50,18 @@ test.before(async () => {
   assert.is(failure.code, 'E_STAGE_VERIFY');
 });
 
-test('the views exist and are plain SQL the shell can read (read-only connection)', () => {
-  const views = sqlite3(db, "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name", { readonly: true });
-  assert.equal(views.split('\n'), ['installed_files', 'op_log', 'txn_history']);
-  const cols = (v: string) => sqlite3Json(db, `SELECT name FROM pragma_table_info('${v}')`).map((r) => r.name);
-  assert.equal(cols('txn_history'), ['id', 'kind', 'app', 'from_version', 'to_version', 'state', 'started_at', 'finished_at', 'error']);
-  assert.equal(cols('op_log'), ['txn_id', 'seq', 'kind', 'path', 'state', 'at']);
-  assert.equal(cols('installed_files'), ['path', 'sha256', 'size', 'mode', 'version']);
+test('the views exist with DESIGN §8\'s columns first, and are plain SQL the shell reads read-only', () => {
+  const views = sqlite3(db, "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name", { readonly: true }).split('\n');
+  for (const v of ['installed_files', 'op_log', 'txn_history']) assert.ok(views.includes(v), `view ${v} exists`);
+  // Later columns may be appended; the contract's columns come first, in order.
+  const cols = (v: string, n: number) => sqlite3Json(db, `SELECT name FROM pragma_table_info('${v}')`).map((r) => r.name).slice(0, n);
+  assert.equal(cols('txn_history', 9), ['id', 'kind', 'app', 'from_version', 'to_version', 'state', 'started_at', 'finished_at', 'error']);
+  assert.equal(cols('op_log', 6), ['txn_id', 'seq', 'kind', 'path', 'state', 'at']);
+  assert.equal(cols('installed_files', 5), ['path', 'sha256', 'size', 'mode', 'version']);
 });
 
 test('txn_history: install, update, failed update with kind, versions, state, times and error', () => {
-  const rows = sqlite3Json(db, 'SELECT * FROM txn_history ORDER BY id', { readonly: true });
+  const rows = sqlite3Json(db, 'SELECT id, kind, app, from_version, to_version, state, started_at, finished_at, error FROM txn_history ORDER BY id', { readonly: true });
   assert.is(rows.length, 3);
   const brief = rows.map((r) => [r.id, r.kind, r.app, r.from_version, r.to_version, r.state]);
   assert.equal(brief, [
@@ -83,7 +84,7 @@ test('txn_history: install, update, failed update with kind, versions, state, ti
 });
 
 test('op_log: rows for each transaction, seq 1..n, ISO times; a done txn has only done ops', () => {
-  const rows = sqlite3Json(db, 'SELECT * FROM op_log ORDER BY txn_id, seq', { readonly: true });
+  const rows = sqlite3Json(db, 'SELECT txn_id, seq, kind, path, state, at FROM op_log ORDER BY txn_id, seq', { readonly: true });
   for (const id of [1, 2, 3]) {
     const ops = rows.filter((r) => r.txn_id === id);
     assert.ok(ops.length > 0, `txn ${id} has ops`);
@@ -112,7 +113,7 @@ test('op_log of the rolled-back txn: the failed op is "failed", and no op is lef
 });
 
 test('installed_files: exactly the managed paths of v2, with sha256, size, mode and the version that last wrote them', () => {
-  const rows = sqlite3Json(db, 'SELECT * FROM installed_files ORDER BY path', { readonly: true });
+  const rows = sqlite3Json(db, 'SELECT path, sha256, size, mode, version FROM installed_files ORDER BY path', { readonly: true });
   const preserve = makePreserveMatcher(DEFAULT_PRESERVE);
   const v1 = new Map(rel.l1.manifest.files.map((e) => [e.path, e]));
   const same = (a: ManifestEntry | undefined, b: ManifestEntry): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -143,12 +144,12 @@ test('installed_files: exactly the managed paths of v2, with sha256, size, mode 
 });
 
 test('installed_files: a symlink has no mode, sha256 or size (NULL), not a made-up mode "0"', () => {
-  const link = sqlite3Json(db, "SELECT * FROM installed_files WHERE path = 'lib/current'", { readonly: true });
+  const link = sqlite3Json(db, "SELECT path, sha256, size, mode, version FROM installed_files WHERE path = 'lib/current'", { readonly: true });
   assert.equal(link, [{ path: 'lib/current', sha256: null, size: null, mode: null, version: '2.0.0' }]);
 });
 
 test('installed_files: the failed update changed nothing', () => {
-  assert.equal(sqlite3Json(db, 'SELECT * FROM installed_files ORDER BY path', { readonly: true }), installedAfterV2);
+  assert.equal(sqlite3Json(db, 'SELECT path, sha256, size, mode, version FROM installed_files ORDER BY path', { readonly: true }), installedAfterV2);
 });
 
 test('the journal is in WAL mode, mode 0600, and the shell reads it read-only', () => {

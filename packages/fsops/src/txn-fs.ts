@@ -230,6 +230,63 @@ export class TxnFs {
     }
   }
 
+  /**
+   * fsyncs many directories, in parallel on the thread pool (the filesystem's journal then commits
+   * them together); one at a time while fault injection is on.
+   */
+  async fsyncDirs(dirs: Iterable<string>, parallel = 16): Promise<void> {
+    const list = [...new Set(dirs)];
+    if (this.deterministic || parallel <= 1) {
+      for (const d of list) this.fsyncDir(d);
+      return;
+    }
+    let next = 0;
+    const one = async (): Promise<void> => {
+      while (next < list.length) {
+        const d = list[next++]!;
+        let fh: fs.promises.FileHandle;
+        try {
+          fh = await fs.promises.open(d, 'r');
+        } catch (e: unknown) {
+          if (isErrno(e, 'ENOENT')) continue;
+          throw e;
+        }
+        try {
+          await fh.sync();
+        } catch (e: unknown) {
+          if (!isErrno(e, 'EINVAL', 'EISDIR', 'EBADF')) throw e;
+        } finally {
+          await fh.close();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(parallel, list.length) }, one));
+  }
+
+  /**
+   * Removes a tree without following symlinks, each unlink and rmdir its own mutation; the
+   * entries of a directory go in parallel (thread pool) unless fault injection is on.
+   */
+  async rmTreeAsync(p: string, parallel = 16): Promise<void> {
+    if (this.deterministic) {
+      this.rmTree(p);
+      return;
+    }
+    const st = this.lstat(p);
+    if (st === undefined) return;
+    if (!st.isDirectory()) {
+      await this.mutateAsync('unlink', p, () => fs.promises.unlink(p));
+      return;
+    }
+    const names = fs.readdirSync(p);
+    let next = 0;
+    const one = async (): Promise<void> => {
+      while (next < names.length) await this.rmTreeAsync(path.join(p, names[next++]!), parallel);
+    };
+    await Promise.all(Array.from({ length: Math.min(parallel, names.length) }, one));
+    await this.mutateAsync('rmdir', p, () => fs.promises.rmdir(p));
+  }
+
   // --- reads -----------------------------------------------------------------------------------
 
   lstat(p: string): fs.Stats | undefined {

@@ -163,8 +163,15 @@ export function computePlan(input: PlanInput): Plan {
 
   for (const e of manifest.files) {
     const s = freshRoot ? ({ type: 'absent' } as DiskState) : state(e.path);
-    if (!freshRoot) checkParents(e);
     const preserved = isPreservedPath(e.path, e.type === 'dir');
+    // Below a preserved directory the user made a symlink (logs -> /other/disk): the user's, and
+    // never written through. Skipped like any present preserved path.
+    if (preserved && !freshRoot && relAncestors(e.path).some((a) => state(a).type === 'symlink')) {
+      entries.push({ path: e.path, entry: e, action: 'preserved', managed: false });
+      counts.preserved++;
+      continue;
+    }
+    if (!freshRoot) checkParents(e);
     if (preserved && s.type !== 'absent') {
       // The user's preserved path is of another kind than the release wants: refuse, never destroy.
       const wantDir = e.type === 'dir';
