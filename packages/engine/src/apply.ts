@@ -77,6 +77,8 @@ export interface ApplyResult {
   cleanupPending: boolean;
   backupDir: string | null;
   warnings: string[];
+  /** What it cost: filesystem mutations, fsyncs (file and directory), durable journal commits. */
+  stats: { mutations: number; fileFsyncs: number; dirFsyncs: number; journalCommits: number };
 }
 
 export interface DryRunResult {
@@ -274,7 +276,7 @@ function mkdirChain(ctx: EngineContext, dirs: Array<{ dir: string; undo: 'rmdir'
 }
 
 /** The ordered apply steps for a plan (DESIGN §5.3). */
-function applySteps(ctx: EngineContext, layout: TargetLayout, plan: Plan, backupDir: string): Step[] {
+function applySteps(ctx: EngineContext, layout: TargetLayout, plan: Plan, backupDir: string, keepBackup: boolean): Step[] {
   const fs = ctx.fs;
   const T = layout.target;
   const S = layout.staging;
@@ -308,7 +310,22 @@ function applySteps(ctx: EngineContext, layout: TargetLayout, plan: Plan, backup
     });
   }
   const backupDirsMade = new Set<string>();
+  let flat = 0;
   const backupStep = (rel: string, ftype: OpIntent['ftype'], action: string): void => {
+    const src = under(T, rel);
+    if (!keepBackup) {
+      // A backup nobody keeps is flat (original/0000001…): no directory tree to create, fsync and
+      // remove again. The journal records where each path went; undo reads it from there.
+      const dst = path.join(original, String(++flat).padStart(7, '0'));
+      steps.push({
+        intent: { phase: 'apply', kind: 'rename', action, path: rel, src, dst, ftype, undo: 'rename-back' },
+        run: () => {
+          guard(src);
+          fs.rename(src, dst);
+        },
+      });
+      return;
+    }
     for (const a of relAncestors(rel)) {
       if (backupDirsMade.has(a)) continue;
       backupDirsMade.add(a);
@@ -318,7 +335,6 @@ function applySteps(ctx: EngineContext, layout: TargetLayout, plan: Plan, backup
         run: () => fs.mkdir(dst, 0o700),
       });
     }
-    const src = under(T, rel);
     const dst = under(original, rel);
     steps.push({
       intent: { phase: 'apply', kind: 'rename', action, path: rel, src, dst, ftype, undo: 'rename-back' },
@@ -414,7 +430,7 @@ async function applyLocked(
     ok: true, txnId: null, kind: d.kind, app: m.app, fromVersion: d.fromVersion, toVersion: m.version, target: layout.target,
     counts: { ...ZERO_COUNTS }, bytesStaged: 0, filesStaged: 0,
     durationsMs: { plan: 0, stage: 0, apply: 0, cleanup: 0, total: 0 },
-    recovered, cleanupPending: false, backupDir: null, warnings: [],
+    recovered, cleanupPending: false, backupDir: null, warnings: [], stats: ctx.fs.stats,
   };
   if (d.kind === 'noop') {
     result.durationsMs.total = Date.now() - t0;
@@ -478,7 +494,7 @@ async function applyLocked(
 
     // Apply.
     j.setState(txnId, 'applying');
-    await runSteps(j, ctx, txnId, applySteps(ctx, layout, plan, backupDir), { phase: 'apply', batchSize: 1024 });
+    await runSteps(j, ctx, txnId, applySteps(ctx, layout, plan, backupDir, opts.keepBackup === true), { phase: 'apply', batchSize: 1024 });
     ctx.fs.fsyncDir(layout.parent);
 
     // Commit point.

@@ -41,6 +41,8 @@ export class TxnFs {
   readonly faults: FaultInjector;
   /** Renames retried after a transient EBUSY/EPERM/EACCES (for reports). */
   retries = 0;
+  /** Counters for reports and the benchmark. */
+  readonly stats = { mutations: 0, fileFsyncs: 0, dirFsyncs: 0, journalCommits: 0 };
 
   constructor(cfg: FaultConfig = {}) {
     this.faults = new FaultInjector(cfg);
@@ -52,10 +54,12 @@ export class TxnFs {
   }
 
   point(label: string): void {
+    if (label.startsWith('journal ')) this.stats.journalCommits++;
     this.faults.point(label);
   }
 
   private mutate<T>(syscall: string, p: string, fn: () => T): T {
+    this.stats.mutations++;
     this.faults.point(`before ${syscall} ${p}`);
     this.faults.mutation(syscall, p);
     const out = fn();
@@ -64,6 +68,7 @@ export class TxnFs {
   }
 
   private async mutateAsync<T>(syscall: string, p: string, fn: () => Promise<T>): Promise<T> {
+    this.stats.mutations++;
     this.faults.point(`before ${syscall} ${p}`);
     this.faults.mutation(syscall, p);
     const out = await fn();
@@ -128,6 +133,7 @@ export class TxnFs {
         while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
         fs.fchmodSync(fd, mode);
         fs.fsyncSync(fd);
+        this.stats.fileFsyncs++;
       } finally {
         fs.closeSync(fd);
       }
@@ -162,6 +168,7 @@ export class TxnFs {
           }
           await out.chmod(opts.mode);
           await out.sync();
+          this.stats.fileFsyncs++;
           return { size, sha256: h.digest('hex') };
         } finally {
           await out.close();
@@ -191,6 +198,7 @@ export class TxnFs {
         }
         await out.chmod(opts.mode);
         await out.sync();
+        this.stats.fileFsyncs++;
         return { size, sha256: h.digest('hex') };
       } finally {
         await out.close();
@@ -221,6 +229,7 @@ export class TxnFs {
       throw e;
     }
     try {
+      this.stats.dirFsyncs++;
       fs.fsyncSync(fd);
     } catch (e: unknown) {
       // Some filesystems refuse fsync on directories; the rename is then as durable as they allow.
@@ -252,6 +261,7 @@ export class TxnFs {
           throw e;
         }
         try {
+          this.stats.dirFsyncs++;
           await fh.sync();
         } catch (e: unknown) {
           if (!isErrno(e, 'EINVAL', 'EISDIR', 'EBADF')) throw e;
