@@ -1,13 +1,70 @@
 /** apply and recover. */
+import * as fs from 'node:fs';
 import type { Command } from 'commander';
-import { loadManifestFile } from '@codemate-txn/manifest';
-import { apply, planApply, recover, type ApplyResult, type DryRunResult, type RecoverResult } from '@codemate-txn/engine';
-import { commonOf, parseSeconds, withCommon, type Runtime } from './main.js';
+import { TxnError } from '@codemate-txn/core';
+import { apply, planApply, recover, type ApplyResult, type DryRunResult, type ProgressEvent, type RecoverResult } from '@codemate-txn/engine';
+import { status } from '@codemate-txn/audit';
+import { createFetcher, openRelease, FETCH_DEFAULTS, type FeedChoice, type Fetcher } from '@codemate-txn/fetch';
+import { readPublicKey } from '@codemate-txn/signing';
+import { commonOf, parseSeconds, withCommon, type CommonOptions, type Runtime } from './main.js';
 import { formatBytes, formatMs, note, printJson, reportError, say, type OutputMode } from './output.js';
 import { makeProgress } from './progress.js';
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
+}
+
+/** A commander parser for a whole number ≥ min (E_USAGE otherwise). */
+function wholeNumber(flag: string, min: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new TxnError('E_USAGE', `${flag} expects a whole number ≥ ${min}, found "${v}"`);
+    return n;
+  };
+}
+
+/** What the fetcher did, for --json and the closing lines. */
+export interface DownloadSummary {
+  /** Release files downloaded and the bytes received for them. */
+  files: number;
+  bytes: number;
+  /** Bytes of the manifest, its signature and the feed. */
+  documentBytes: number;
+  requests: number;
+  retries: number;
+  ms: number;
+  bytesPerSecond: number | null;
+}
+
+function downloadSummary(f: Fetcher): DownloadSummary {
+  const s = f.stats;
+  return { files: s.files, bytes: s.bytes, documentBytes: s.documentBytes, requests: s.requests, retries: s.retries, ms: s.activeMs, bytesPerSecond: s.activeMs > 0 ? Math.round((s.bytes * 1000) / s.activeMs) : null };
+}
+
+function describeDownload(d: DownloadSummary): string | undefined {
+  if (d.files === 0) return undefined;
+  const rate = d.bytesPerSecond === null ? '' : `, ${formatBytes(d.bytesPerSecond)}/s`;
+  return `  downloaded ${d.files} file${d.files === 1 ? '' : 's'} (${formatBytes(d.bytes)}) in ${formatMs(d.ms)}${rate}; ${d.requests} requests, ${d.retries} retries`;
+}
+
+function describeFeed(f: FeedChoice): string[] {
+  const lines = [`  from feed ${f.location} (channel ${f.channel}): ${f.release.version}`];
+  for (const s of f.skipped) lines.push(`  skipped ${s.version}: ${s.reason}; run apply again after this update to reach it`);
+  return lines;
+}
+
+/** The configured public key: --public-key, else CODEMATE_TXN_PUBLIC_KEY (a path or the PEM itself). */
+function publicKeyOf(flag: unknown, env: NodeJS.ProcessEnv) {
+  if (typeof flag === 'string') return readPublicKey(flag);
+  const v = env.CODEMATE_TXN_PUBLIC_KEY;
+  if (v === undefined || v.trim() === '') return undefined;
+  return readPublicKey(v, v.trimStart().startsWith('-----') ? '$CODEMATE_TXN_PUBLIC_KEY' : `${v} (from CODEMATE_TXN_PUBLIC_KEY)`);
+}
+
+/** The installed version a feed choice starts from; null when nothing is installed. */
+function installedVersionOf(mode: CommonOptions): string | null {
+  if (!fs.existsSync(mode.target)) return null;
+  return status({ target: mode.target, ...(mode.journal === undefined ? {} : { journal: mode.journal }) }).installed?.version ?? null;
 }
 
 function describeApply(r: ApplyResult): string {
@@ -56,8 +113,8 @@ function describeRecovered(mode: OutputMode, r: { recovered: RecoverResult['reco
 }
 
 export function applyCommand(program: Command, rt: Runtime): void {
-  withCommon(program.command('apply <manifest>'))
-    .description('install or update the target from a release manifest (path or file: URL)')
+  withCommon(program.command('apply [manifest]'))
+    .description('install or update the target from a release manifest (path, file: or http(s): URL) or from a release feed')
     .option('--dry-run', 'print the plan and change nothing (not even the journal)', false)
     .option('--keep-backup', 'keep the backup of replaced and removed files', false)
     .option('--allow-downgrade', 'allow installing an older version', false)
@@ -66,12 +123,49 @@ export function applyCommand(program: Command, rt: Runtime): void {
     .option('--preserve <pattern>', 'extra preserve pattern (repeatable, gitignore syntax)', collect, [] as string[])
     .option('--no-recover', 'refuse (exit 3) instead of recovering an interrupted transaction first')
     .option('--wait <seconds>', 'wait this long for another process holding the lock', parseSeconds, 0)
-    .action(async (manifestArg: string, o: Record<string, unknown>) => {
+    .option('--public-key <file>', 'apply only a manifest signed (<manifest>.sig) by this ed25519 public key (PEM; env CODEMATE_TXN_PUBLIC_KEY: a path or the PEM)')
+    .option('--feed <url>', 'choose the release from this feed (URL or path) instead of naming a manifest')
+    .option('--to <version>', 'with --feed: "latest" (default) or an exact version')
+    .option('--channel <name>', 'with --feed: also offer the prereleases of this channel (e.g. beta); default: stable releases only')
+    .option('--concurrency <n>', 'downloads and file copies in parallel', wholeNumber('--concurrency', 1), FETCH_DEFAULTS.concurrency)
+    .option('--timeout <ms>', 'network timeout in milliseconds: a connection silent this long fails (and is retried)', wholeNumber('--timeout', 1), FETCH_DEFAULTS.timeoutMs)
+    .option('--retries <n>', 'retries of a download after a network error, timeout or 5xx answer', wholeNumber('--retries', 0), FETCH_DEFAULTS.retries)
+    .option('--retry-delay <ms>', 'first delay before a retry in milliseconds, doubled per retry', wholeNumber('--retry-delay', 0), FETCH_DEFAULTS.retryDelayMs)
+    .action(async (manifestArg: string | undefined, o: Record<string, unknown>) => {
       const mode = commonOf(o);
       const progress = makeProgress(mode);
+      const fetcher = createFetcher({
+        concurrency: o.concurrency as number,
+        timeoutMs: o.timeout as number,
+        retries: o.retries as number,
+        retryDelayMs: o.retryDelay as number,
+      });
       try {
-        const loaded = await loadManifestFile(manifestArg, process.cwd(), { allowSpecialModes: o.allowSpecialModes === true });
+        // Before anything else: the key (a bad one is exit 2), then the manifest, verified.
+        const publicKey = publicKeyOf(o.publicKey, process.env);
         const ctx = rt.ctx();
+        ctx.concurrency = o.concurrency as number;
+        ctx.fetcher = fetcher;
+        const opened = await openRelease({
+          ...(manifestArg === undefined ? {} : { manifest: manifestArg }),
+          ...(typeof o.feed === 'string' ? { feed: o.feed } : {}),
+          ...(typeof o.to === 'string' ? { to: o.to } : {}),
+          ...(typeof o.channel === 'string' ? { channel: o.channel } : {}),
+          ...(publicKey === undefined ? {} : { publicKey }),
+          installedVersion: () => installedVersionOf(mode),
+          fetcher,
+          cwd: process.cwd(),
+          now: ctx.now,
+          allowSpecialModes: o.allowSpecialModes === true,
+        });
+        if (opened.upToDate) {
+          const f = opened.feed;
+          if (mode.json) printJson({ ok: true, kind: 'noop', upToDate: true, installed: opened.installed, target: mode.target, feed: f, download: downloadSummary(fetcher) });
+          else say(mode, `${opened.installed} is installed at ${mode.target}; the newest release on channel ${f.channel} of feed ${f.location} is ${f.release.version}; nothing to do`);
+          return;
+        }
+        const loaded = opened.loaded;
+        const extra = { signedBy: loaded.signedBy, feed: opened.feed };
         const opts = {
           target: mode.target,
           journal: mode.journal,
@@ -84,24 +178,41 @@ export function applyCommand(program: Command, rt: Runtime): void {
         };
         if (o.dryRun === true) {
           const r = await planApply(loaded, opts, ctx);
-          if (mode.json) printJson({ ok: true, ...r });
+          if (mode.json) printJson({ ok: true, ...r, ...extra });
           else say(mode, describeDryRun(r));
           return;
         }
         ctx.interrupted = rt.signal;
-        ctx.onProgress = progress.onProgress;
+        if (progress.onProgress) {
+          // Over HTTP the bar follows bytes downloaded ('download') rather than staging steps.
+          const show = progress.onProgress;
+          let downloading = false;
+          ctx.onProgress = (ev: ProgressEvent) => {
+            if (ev.phase === 'download') downloading = true;
+            else if (ev.phase === 'stage' && downloading) return;
+            show(ev);
+          };
+        }
         const r = await apply(loaded, opts, ctx);
         progress.stop();
+        const download = downloadSummary(fetcher);
         if (mode.json) {
-          printJson(r);
+          printJson({ ...r, download, ...extra });
         } else {
           describeRecovered(mode, r);
-          say(mode, describeApply(r));
+          const lines = [describeApply(r)];
+          const d = describeDownload(download);
+          if (d) lines.push(d);
+          if (loaded.signedBy) lines.push(`  manifest signature verified (key ${loaded.signedBy})`);
+          if (opened.feed) lines.push(...describeFeed(opened.feed));
+          say(mode, lines.join('\n'));
           for (const w of r.warnings) process.stderr.write(`codemate-txn: warning: ${w}\n`);
         }
       } catch (e: unknown) {
         progress.stop();
         rt.setExit(reportError(mode, e));
+      } finally {
+        fetcher.close();
       }
     });
 }

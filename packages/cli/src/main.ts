@@ -11,6 +11,7 @@ import { reportError, type OutputMode } from './output.js';
 import { applyCommand, recoverCommand } from './cmd-apply.js';
 import { manifestBuildCommand } from './cmd-manifest.js';
 import { auditCommands } from './cmd-audit.js';
+import { signCommands } from './cmd-sign.js';
 
 export interface CommonOptions {
   target: string;
@@ -78,6 +79,7 @@ Exit codes: 0 ok · 1 failed and rolled back (target unchanged) · 2 bad input o
   recoverCommand(program, runtime);
   manifestBuildCommand(program, runtime);
   auditCommands(program, runtime);
+  signCommands(program, runtime);
 
   const onSignal = (s: NodeJS.Signals): void => {
     // Deferred: the engine rolls back at its next step, then we exit with the signal's status.

@@ -494,7 +494,8 @@ async function applyLocked(
 
     // Apply.
     j.setState(txnId, 'applying');
-    await runSteps(j, ctx, txnId, applySteps(ctx, layout, plan, backupDir, opts.keepBackup === true), { phase: 'apply', batchSize: 1024 });
+    // All apply intents in one commit: recover --forward needs the whole plan or nothing.
+    await runSteps(j, ctx, txnId, applySteps(ctx, layout, plan, backupDir, opts.keepBackup === true), { phase: 'apply', batchSize: Number.MAX_SAFE_INTEGER });
     ctx.fs.fsyncDir(layout.parent);
 
     // Commit point.

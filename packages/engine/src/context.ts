@@ -5,9 +5,16 @@
 import * as os from 'node:os';
 import { TOOL_VERSION } from '@codemate-txn/core';
 import { TxnFs, faultConfigFromEnv } from '@codemate-txn/fsops';
+import type { Fetcher } from '@codemate-txn/fetch';
 
+/**
+ * `download` events come from staging over HTTP(S): done/total count the files to download,
+ * bytes/totalBytes the bytes received (a retry's repeated bytes included) and expected. They are
+ * emitted as bytes arrive (at most every 100 ms, and when a file completes), interleaved with
+ * the `stage` events of the staging steps themselves.
+ */
 export interface ProgressEvent {
-  phase: 'scan' | 'stage' | 'apply' | 'cleanup' | 'undo';
+  phase: 'scan' | 'stage' | 'download' | 'apply' | 'cleanup' | 'undo';
   done: number;
   total: number;
   bytes?: number;
@@ -29,6 +36,11 @@ export interface EngineContext {
   interrupted?: () => string | undefined;
   /** Parallel file copies and hashes (forced to 1 while fault injection is on). */
   concurrency?: number;
+  /**
+   * The HTTP(S) client for http(s) sources (timeouts, retries, concurrency). When absent, staging
+   * makes one with the defaults (and `concurrency`) on first use.
+   */
+  fetcher?: Fetcher;
 }
 
 function userName(): string {

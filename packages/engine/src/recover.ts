@@ -85,6 +85,9 @@ export async function cleanupTxn(j: Journal, ctx: EngineContext, txnId: number, 
 
 /** Forward recovery is possible when every place op's bytes are where they should be and verify. */
 async function canRollForward(ctx: EngineContext, ops: OpRecord[]): Promise<boolean> {
+  // The apply intents are journaled in one commit ending with the version file (or the root
+  // rename): without that last op the plan is not all there, and only undo is safe.
+  if (!ops.some((o) => o.phase === 'apply' && (o.action === 'version' || o.action === 'place-root'))) return false;
   for (const op of ops) {
     if (op.phase !== 'apply' || op.kind !== 'rename' || !op.src || !op.dst) continue;
     const atSrc = exists(ctx, op.src);
@@ -100,24 +103,27 @@ async function canRollForward(ctx: EngineContext, ops: OpRecord[]): Promise<bool
   return true;
 }
 
-/** Redoes the apply ops that did not take effect, in order, then commits. */
+/**
+ * Redoes the apply ops that did not take effect, in order, then commits. Each op is decided just
+ * before it runs (an earlier redo changes what a later one finds: the old version file must be
+ * backed up before the new one can be placed).
+ */
 async function rollForward(j: Journal, ctx: EngineContext, txn: TxnRecord): Promise<void> {
   const fs = ctx.fs;
-  const steps: Step[] = [];
   for (const op of j.ops(txn.id)) {
     if (op.phase !== 'apply') continue;
     const base = { phase: 'redo' as const, path: op.path, refSeq: op.seq, ftype: op.ftype, src: op.src, dst: op.dst, mode: op.mode, oldMode: op.oldMode, undo: op.undo, action: op.action };
+    let step: Step | undefined;
     if (op.kind === 'rename' && op.src && op.dst && exists(ctx, op.src) && !exists(ctx, op.dst)) {
-      steps.push({ intent: { ...base, kind: 'rename' }, run: () => fs.rename(op.src!, op.dst!) });
+      step = { intent: { ...base, kind: 'rename' }, run: () => fs.rename(op.src!, op.dst!) };
     } else if (op.kind === 'mkdir' && op.dst && !exists(ctx, op.dst)) {
-      steps.push({ intent: { ...base, kind: 'mkdir' }, run: () => fs.mkdir(op.dst!, op.mode ?? 0o755) });
+      step = { intent: { ...base, kind: 'mkdir' }, run: () => fs.mkdir(op.dst!, op.mode ?? 0o755) };
     } else if (op.kind === 'chmod' && op.dst && op.mode !== null) {
       const st = fs.lstat(op.dst);
-      if (st && (st.mode & 0o7777) !== op.mode) steps.push({ intent: { ...base, kind: 'chmod' }, run: () => fs.chmod(op.dst!, op.mode!) });
+      if (st && (st.mode & 0o7777) !== op.mode) step = { intent: { ...base, kind: 'chmod' }, run: () => fs.chmod(op.dst!, op.mode!) };
     }
+    if (step) await runSteps(j, ctx, txn.id, [step], { phase: 'redo', uninterruptible: true });
   }
-  // Redo steps depend on each other (mkdir before rename): run them one at a time, in order.
-  for (const s of steps) await runSteps(j, ctx, txn.id, [s], { phase: 'redo', uninterruptible: true });
   j.commitTxn(txn.id);
 }
 

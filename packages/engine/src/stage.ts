@@ -1,32 +1,86 @@
 /**
- * Staging: every new or changed file is copied into <name>.staging (hashed while written, fsynced,
- * mode set), then verified against the manifest before anything in the target changes. Failure
- * here means the target was never touched.
+ * Staging: every new or changed file is written into <name>.staging (hashed while written,
+ * fsynced, mode set), then verified against the manifest before anything in the target changes.
+ * Failure here means the target was never touched.
+ *
+ * A file's bytes come from a source: a local path (copied) or an http(s) URL (downloaded through
+ * the fetch package, streamed straight into the staged file). Either way a staged file is exactly
+ * one filesystem mutation (one create-write-fsync through the seam), so crash points count the
+ * same whatever the source; retries and resumes happen inside that one write. While the seam is
+ * deterministic (fault injection on) downloads run one at a time.
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TxnError, VERSION_FILE, isErrno, relAncestors, under, type FileEntry, type ManifestEntry } from '@codemate-txn/core';
+import type { WriteResult } from '@codemate-txn/fsops';
+import { createFetcher, fileUrlOf, isHttpUrl, type Fetcher } from '@codemate-txn/fetch';
 import type { OpIntent } from '@codemate-txn/journal';
 import type { EngineContext } from './context.js';
 import type { Step } from './steps.js';
 
-/** Absolute local path of a file entry's bytes. */
-export function sourcePathOf(sourceBase: string, e: FileEntry): string {
+/** Where a file entry's bytes come from. */
+export type Source = { kind: 'local'; path: string } | { kind: 'http'; url: string };
+
+/** The source of a file entry: its own `url`, else `sourceBase/<path>` (URL-encoded per segment for HTTP). */
+export function sourceOf(sourceBase: string, e: FileEntry): Source {
   if (e.url !== undefined) {
-    if (e.url.startsWith('file:')) return fileURLToPath(e.url);
-    if (/^https?:/.test(e.url)) {
-      throw new TxnError('E_SOURCE_MISSING', `files entry "${e.path}": HTTP(S) sources are not supported by this build; found url ${e.url}`, {
-        hint: 'use a local path or file: URL source',
-      });
-    }
-    return path.resolve(path.dirname(sourceBase), e.url);
+    if (isHttpUrl(e.url)) return { kind: 'http', url: e.url };
+    if (e.url.startsWith('file:')) return { kind: 'local', path: fileURLToPath(e.url) };
+    return { kind: 'local', path: path.resolve(path.dirname(sourceBase), e.url) };
   }
-  if (/^https?:/.test(sourceBase)) {
-    throw new TxnError('E_SOURCE_MISSING', `HTTP(S) sources are not supported by this build; found source ${sourceBase}`, {
-      hint: 'use a local path or file: URL source',
-    });
+  if (isHttpUrl(sourceBase)) return { kind: 'http', url: fileUrlOf(sourceBase, e.path) };
+  return { kind: 'local', path: under(sourceBase, e.path) };
+}
+
+const defaultFetchers = new WeakMap<EngineContext, Fetcher>();
+
+function fetcherOf(ctx: EngineContext): Fetcher {
+  if (ctx.fetcher) return ctx.fetcher;
+  let f = defaultFetchers.get(ctx);
+  if (f === undefined) {
+    f = createFetcher(ctx.concurrency === undefined ? {} : { concurrency: ctx.concurrency });
+    defaultFetchers.set(ctx, f);
   }
-  return under(sourceBase, e.path);
+  return f;
+}
+
+const chains = new WeakMap<object, Promise<unknown>>();
+
+/** Runs fn after every earlier fn queued on the same key has settled. */
+function oneAtATime<T>(key: object, fn: () => Promise<T>): Promise<T> {
+  const next = (chains.get(key) ?? Promise.resolve()).then(fn, fn);
+  chains.set(key, next.catch(() => undefined));
+  return next;
+}
+
+/** Byte progress of the downloads of one staging run, as `download` events (throttled). */
+interface DownloadProgress {
+  bytes(n: number): void;
+  fileDone(): void;
+}
+
+function downloadProgress(ctx: EngineContext, files: FileEntry[]): DownloadProgress {
+  const total = files.length;
+  const totalBytes = files.reduce((n, e) => n + e.size, 0);
+  let done = 0;
+  let bytes = 0;
+  let last = 0;
+  const emit = (): void => ctx.onProgress?.({ phase: 'download', done, total, bytes, totalBytes });
+  return {
+    bytes(n) {
+      bytes += n;
+      const now = Date.now();
+      if (now - last >= 100) {
+        last = now;
+        emit();
+      }
+    },
+    fileDone() {
+      done++;
+      last = Date.now();
+      emit();
+    },
+  };
 }
 
 export interface StagePlanInput {
@@ -70,21 +124,27 @@ export function stageSteps(ctx: EngineContext, input: StagePlanInput): Step[] {
 function fileSteps(ctx: EngineContext, input: StagePlanInput): Step[] {
   const fs = ctx.fs;
   const out: Step[] = [];
+  const sources = new Map<ManifestEntry, Source>();
+  for (const e of input.entries) if (e.type === 'file') sources.set(e, sourceOf(input.sourceBase, e));
+  const downloads = input.entries.filter((e): e is FileEntry => e.type === 'file' && sources.get(e)?.kind === 'http');
+  const progress = downloads.length > 0 ? downloadProgress(ctx, downloads) : undefined;
   for (const e of input.entries) {
     const dst = under(input.staging, e.path);
     if (e.type === 'symlink') {
       const intent: OpIntent = { phase: 'stage', kind: 'symlink', action: 'stage', path: e.path, dst, ftype: 'symlink', linkTarget: e.target, undo: 'none' };
       out.push({ intent, run: () => fs.symlink(e.target, dst) });
     } else if (e.type === 'file') {
-      const src = sourcePathOf(input.sourceBase, e);
-      const intent: OpIntent = { phase: 'stage', kind: 'write', action: 'stage', path: e.path, src, dst, ftype: 'file', size: e.size, sha256: e.sha256, mode: e.mode, undo: 'none' };
-      out.push({ intent, run: () => stageFile(ctx, e, src, dst) });
+      const src = sources.get(e)!;
+      const srcText = src.kind === 'http' ? src.url : src.path;
+      const intent: OpIntent = { phase: 'stage', kind: 'write', action: 'stage', path: e.path, src: srcText, dst, ftype: 'file', size: e.size, sha256: e.sha256, mode: e.mode, undo: 'none' };
+      const run = src.kind === 'http' ? () => stageDownload(ctx, e, src.url, dst, progress!) : () => stageCopy(ctx, e, src.path, dst);
+      out.push({ intent, run });
     }
   }
   return out;
 }
 
-async function stageFile(ctx: EngineContext, e: FileEntry, src: string, dst: string): Promise<void> {
+async function stageCopy(ctx: EngineContext, e: FileEntry, src: string, dst: string): Promise<void> {
   let res;
   try {
     res = await ctx.fs.copyIn(src, dst, { maxSize: e.size, mode: e.mode });
@@ -98,16 +158,40 @@ async function stageFile(ctx: EngineContext, e: FileEntry, src: string, dst: str
     }
     throw err;
   }
+  verifyStaged(e, res, { from: `at ${src}`, source: src, found: 'found' });
+}
+
+/**
+ * Downloads straight into the staged file. The fetcher enforces the size as bytes arrive (cut
+ * off past it, short body, refused Content-Length) and names URL, path, expected and received;
+ * the hash is checked here, over exactly the bytes written.
+ */
+async function stageDownload(ctx: EngineContext, e: FileEntry, url: string, dst: string, progress: DownloadProgress): Promise<void> {
+  const chunks = fetcherOf(ctx).body(url, {
+    expectedSize: e.size,
+    label: `files entry "${e.path}"`,
+    details: { path: e.path },
+    onBytes: (n) => progress.bytes(n),
+    ...(ctx.interrupted ? { interrupted: ctx.interrupted } : {}),
+  });
+  const write = (): Promise<WriteResult> => ctx.fs.streamIn(dst, chunks, { maxSize: e.size, mode: e.mode });
+  const res = ctx.fs.deterministic ? await oneAtATime(ctx.fs, write) : await write();
+  progress.fileDone();
+  verifyStaged(e, res, { from: `from GET ${url}`, source: url, found: 'received' });
+}
+
+function verifyStaged(e: FileEntry, res: WriteResult, where: { from: string; source: string; found: string }): void {
+  const { from, source, found } = where;
   if (res.size !== e.size) {
-    throw new TxnError('E_STAGE_VERIFY', `files entry "${e.path}": size mismatch; expected ${e.size} bytes, found ${res.size > e.size ? `more than ${e.size}` : res.size} at ${src}`, {
+    throw new TxnError('E_STAGE_VERIFY', `files entry "${e.path}": size mismatch; expected ${e.size} bytes, ${found} ${res.size > e.size ? `more than ${e.size}` : res.size} ${from}`, {
       hint: 'the release files do not match the manifest; rebuild the manifest or republish the files',
-      details: { path: e.path, expected: e.size, found: res.size },
+      details: { path: e.path, source, expected: e.size, found: res.size },
     });
   }
   if (res.sha256 !== e.sha256) {
-    throw new TxnError('E_STAGE_VERIFY', `files entry "${e.path}": sha256 mismatch; expected ${e.sha256}, found ${res.sha256} at ${src}`, {
+    throw new TxnError('E_STAGE_VERIFY', `files entry "${e.path}": sha256 mismatch; expected ${e.sha256}, ${found} ${res.sha256} ${from}`, {
       hint: 'the release files do not match the manifest; rebuild the manifest or republish the files',
-      details: { path: e.path, expected: e.sha256, found: res.sha256 },
+      details: { path: e.path, source, expected: e.sha256, found: res.sha256 },
     });
   }
 }

@@ -110,7 +110,7 @@ export function applyAgainReachesNew(s: Scenario, ref: Reference): string | unde
 }
 
 /** Kill apply at crash point i, recover, check. */
-export function crashAt(s: Scenario, ref: Reference, i: number, opts: { recoverCrashAt?: number; applyAgain?: boolean } = {}): Outcome {
+export function crashAt(s: Scenario, ref: Reference, i: number, opts: { recoverCrashAt?: number; applyAgain?: boolean; forward?: boolean } = {}): Outcome {
   restore(s);
   const a = runCli(['apply', s.m2, '--target', targetOf(s), '--quiet'], { env: { CODEMATE_TXN_CRASH_AT: String(i) } });
   const problems: string[] = [];
@@ -119,7 +119,7 @@ export function crashAt(s: Scenario, ref: Reference, i: number, opts: { recoverC
     const r1 = runCli(['recover', '--target', targetOf(s), '--quiet'], { env: { CODEMATE_TXN_CRASH_AT: String(opts.recoverCrashAt) } });
     if (r1.signal !== 'SIGKILL') problems.push(`recover was expected to die at its crash point ${opts.recoverCrashAt} but exited ${r1.code}`);
   }
-  const r = runCli(['recover', '--target', targetOf(s), '--quiet']);
+  const r = runCli(['recover', ...(opts.forward ? ['--forward'] : []), '--target', targetOf(s), '--quiet']);
   const out = check(s, ref, r);
   out.problems.unshift(...problems);
   if (opts.applyAgain) {

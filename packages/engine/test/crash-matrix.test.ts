@@ -73,6 +73,24 @@ test('crash matrix (c): heavy add/remove update', async () => {
   runMatrix(s, ref);
 });
 
+test('crash matrix (b) with recover --forward: every crash point ends old or new, and new once the plan is journaled and staged', async () => {
+  const s = await scenario('forward-matrix', TREE_V1, TREE_V2, USER_FILES);
+  const ref = reference(s);
+  const K = ref.points.length;
+  const planned = ref.points.indexOf('journal apply intents') + 1;
+  const committed = ref.points.indexOf('journal committed') + 1;
+  const bad: string[] = [];
+  let forward = 0;
+  for (const i of sample(K, [planned, planned + 1, committed - 1])) {
+    const out = crashAt(s, ref, i, { forward: true });
+    if (!out.ok) bad.push(`crash point ${i} (${ref.points[i - 1]}): ${out.problems.join('; ')}`);
+    if (i >= planned && out.which !== 'new') bad.push(`crash point ${i}: the plan was journaled and staged, yet --forward ended ${out.which}`);
+    if (out.which === 'new') forward++;
+  }
+  console.log(`  forward-matrix: ${bad.length === 0 ? 'all' : 'NOT all'} crash points consistent with --forward (${forward} ended new)`);
+  assert.equal(bad, [], bad.join('\n'));
+});
+
 test('crashes inside recover: a second recover gives the same result', async () => {
   const s = await scenario('recover-crash', TREE_V1, TREE_V2, USER_FILES);
   const ref = reference(s);
