@@ -32,7 +32,7 @@ import { openForWrite } from './open.js';
 import { computePlan, isEmptyPlan, scanTarget, type Plan } from '@codemate-txn/plan';
 import { defaultContext, type EngineContext } from './context.js';
 import { runSteps, type Step } from './steps.js';
-import { stageSteps } from './stage.js';
+import { stageSteps, stagedPathOf } from './stage.js';
 import { undoTxn } from './undo.js';
 import { cleanupTxn, recoverPending, type RecoverSummary } from './recover.js';
 
@@ -276,7 +276,7 @@ function mkdirChain(ctx: EngineContext, dirs: Array<{ dir: string; undo: 'rmdir'
 }
 
 /** The ordered apply steps for a plan (DESIGN §5.3). */
-function applySteps(ctx: EngineContext, layout: TargetLayout, plan: Plan, backupDir: string, keepBackup: boolean): Step[] {
+function applySteps(ctx: EngineContext, layout: TargetLayout, plan: Plan, backupDir: string, keepBackup: boolean, staged: (rel: string) => string): Step[] {
   const fs = ctx.fs;
   const T = layout.target;
   const S = layout.staging;
@@ -359,7 +359,7 @@ function applySteps(ctx: EngineContext, layout: TargetLayout, plan: Plan, backup
   for (const rel of plan.places) {
     const pe = entryOf.get(rel)!;
     const e = pe.entry;
-    const src = under(S, rel);
+    const src = staged(rel);
     const dst = under(T, rel);
     steps.push({
       intent: {
@@ -471,7 +471,10 @@ async function applyLocked(
         run: () => ctx.fs.rmTree(layout.staging),
       });
     }
+    const flatNames = plan.freshRoot ? undefined : new Map(plan.stage.map((e, i) => [e.path, String(i + 1).padStart(7, '0')]));
+    const stageInput = { staging: layout.staging, flatNames };
     const sSteps = stageSteps(ctx, {
+      flatNames,
       staging: layout.staging,
       sourceBase: loaded.sourceBase,
       entries: plan.stage,
@@ -495,7 +498,7 @@ async function applyLocked(
     // Apply.
     j.setState(txnId, 'applying');
     // All apply intents in one commit: recover --forward needs the whole plan or nothing.
-    await runSteps(j, ctx, txnId, applySteps(ctx, layout, plan, backupDir, opts.keepBackup === true), { phase: 'apply', batchSize: Number.MAX_SAFE_INTEGER });
+    await runSteps(j, ctx, txnId, applySteps(ctx, layout, plan, backupDir, opts.keepBackup === true, (rel) => stagedPathOf(stageInput, rel)), { phase: 'apply', batchSize: Number.MAX_SAFE_INTEGER });
     ctx.fs.fsyncDir(layout.parent);
 
     // Commit point.

@@ -1,7 +1,9 @@
 /**
- * Staging: every new or changed file is written into <name>.staging (hashed while written,
- * fsynced, mode set), then verified against the manifest before anything in the target changes.
- * Failure here means the target was never touched.
+ * Staging: every new or changed file is written into <name>.staging (hashed while written, mode
+ * set), verified against the manifest, and made durable by the phase's barrier (one syncfs, or an
+ * fsync per file) before anything in the target changes. Failure here means the target was never
+ * touched. A fresh install into a missing target stages the whole tree (it becomes the target by
+ * one rename); an update stages flat: `<staging>/0000001`…, one file per changed entry.
  *
  * A file's bytes come from a source: a local path (copied) or an http(s) URL (downloaded through
  * the fetch package, streamed straight into the staged file). Either way a staged file is exactly
@@ -90,6 +92,17 @@ export interface StagePlanInput {
   versionText: string;
   /** Dir entries to create inside staging (a fresh root install places staging as the target). */
   dirEntries: Array<{ path: string; mode: number }>;
+  /**
+   * Flat staging (updates): entry path → its staged file name directly under the staging root,
+   * so no directory tree is made, fsynced and removed again. Absent: staging mirrors the target.
+   */
+  flatNames?: ReadonlyMap<string, string>;
+}
+
+/** Where an entry is staged. */
+export function stagedPathOf(input: Pick<StagePlanInput, 'staging' | 'flatNames'>, rel: string): string {
+  const flat = input.flatNames?.get(rel);
+  return flat === undefined ? under(input.staging, rel) : path.join(input.staging, flat);
 }
 
 /** Steps that build the staging tree: root, directories, files, symlinks, the version file. */
@@ -103,7 +116,7 @@ export function stageSteps(ctx: EngineContext, input: StagePlanInput): Step[] {
   });
   const dirs = new Map<string, number>();
   for (const d of input.dirEntries) dirs.set(d.path, d.mode);
-  for (const e of input.entries) for (const a of relAncestors(e.path)) if (!dirs.has(a)) dirs.set(a, 0o755);
+  if (!input.flatNames) for (const e of input.entries) for (const a of relAncestors(e.path)) if (!dirs.has(a)) dirs.set(a, 0o755);
   const ordered = [...dirs.entries()].sort((a, b) => a[0].split('/').length - b[0].split('/').length || (a[0] < b[0] ? -1 : 1));
   for (const [rel, mode] of ordered) {
     const dst = under(staging, rel);
@@ -129,7 +142,7 @@ function fileSteps(ctx: EngineContext, input: StagePlanInput): Step[] {
   const downloads = input.entries.filter((e): e is FileEntry => e.type === 'file' && sources.get(e)?.kind === 'http');
   const progress = downloads.length > 0 ? downloadProgress(ctx, downloads) : undefined;
   for (const e of input.entries) {
-    const dst = under(input.staging, e.path);
+    const dst = stagedPathOf(input, e.path);
     if (e.type === 'symlink') {
       const intent: OpIntent = { phase: 'stage', kind: 'symlink', action: 'stage', path: e.path, dst, ftype: 'symlink', linkTarget: e.target, undo: 'none' };
       out.push({ intent, run: () => fs.symlink(e.target, dst) });
@@ -147,7 +160,7 @@ function fileSteps(ctx: EngineContext, input: StagePlanInput): Step[] {
 async function stageCopy(ctx: EngineContext, e: FileEntry, src: string, dst: string): Promise<void> {
   let res;
   try {
-    res = await ctx.fs.copyIn(src, dst, { maxSize: e.size, mode: e.mode });
+    res = await ctx.fs.copyIn(src, dst, { maxSize: e.size, mode: e.mode, sync: false });
   } catch (err: unknown) {
     if (isErrno(err, 'ENOENT') && ctx.fs.lstat(src) === undefined) {
       throw new TxnError('E_SOURCE_MISSING', `files entry "${e.path}": its bytes are not at the source; expected a file at ${src}, found nothing`, {
@@ -174,7 +187,7 @@ async function stageDownload(ctx: EngineContext, e: FileEntry, url: string, dst:
     onBytes: (n) => progress.bytes(n),
     ...(ctx.interrupted ? { interrupted: ctx.interrupted } : {}),
   });
-  const write = (): Promise<WriteResult> => ctx.fs.streamIn(dst, chunks, { maxSize: e.size, mode: e.mode });
+  const write = (): Promise<WriteResult> => ctx.fs.streamIn(dst, chunks, { maxSize: e.size, mode: e.mode, sync: false });
   const res = ctx.fs.deterministic ? await oneAtATime(ctx.fs, write) : await write();
   progress.fileDone();
   verifyStaged(e, res, { from: `from GET ${url}`, source: url, found: 'received' });

@@ -67,8 +67,10 @@ export async function runSteps(
   const batchSize = opts.batchSize ?? 512;
   const parallel = ctx.fs.deterministic ? 1 : Math.max(1, opts.parallel ?? 1);
   let done = 0;
-  // Directories are fsynced once per phase, after every op ran, before any op is marked done.
+  // One durability barrier per phase (files written without their own fsync, and directories),
+  // after every op ran, before any op is marked done.
   const dirs = new Set<string>();
+  const files: string[] = [];
   const allSeqs: number[] = [];
   for (let i = 0; i < steps.length; i += batchSize) {
     if (!opts.uninterruptible) checkInterrupted(ctx);
@@ -89,6 +91,7 @@ export async function runSteps(
         throw e;
       }
       for (const d of touchedDirs(s.intent)) dirs.add(d);
+      if (s.intent.kind === 'write' && s.intent.dst) files.push(s.intent.dst);
       done++;
       if (done % 64 === 0 || done === steps.length) {
         ctx.onProgress?.({ phase: opts.phase === 'redo' ? 'apply' : opts.phase === 'undo' ? 'undo' : opts.phase, done, total: steps.length });
@@ -100,6 +103,6 @@ export async function runSteps(
       await pool(batch.map((_, k) => k), parallel, runOne);
     }
   }
-  await ctx.fs.fsyncDirs(dirs);
+  await ctx.fs.barrier(files, dirs);
   j.markOps(txnId, allSeqs, 'done', undefined, `${opts.phase} done`);
 }

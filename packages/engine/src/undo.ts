@@ -10,6 +10,7 @@
  *   chmod/chmod-back   dst present                  chmod old_mode
  *   anything/none      -                            nothing (inside a tree removed as a whole)
  */
+import * as path from 'node:path';
 import { isErrno } from '@codemate-txn/core';
 import type { Journal, OpIntent, OpRecord } from '@codemate-txn/journal';
 import type { EngineContext } from './context.js';
@@ -68,46 +69,76 @@ function undoStep(ctx: EngineContext, op: OpRecord, notes: string[]): Step | und
 }
 
 /**
- * Undoes every forward op of the transaction whose effect is present, newest first. Each op is
- * decided against the live filesystem, and that decision is made durable before anything else
- * changes the disk: an undo step's intent is committed together with the 'undone' marks of the ops
- * settled before it, and its completion together with the 'undone' mark of the op it reversed. A
- * later pass (after a crash) skips settled ops, so it never re-decides an op after the disk moved on
- * under it (e.g. a staged file gone because the staging tree was already being removed).
+ * Undoes every forward op of the transaction whose effect is present, newest first.
+ *
+ * Each op is decided against the live filesystem, and decisions are made durable before anything
+ * could make a later pass see the disk differently: ops settled as needing no undo are marked
+ * before the next undo intents are journaled, and a tree removal (the staging or backup root)
+ * always runs alone, after everything newer is settled, so a later pass never re-decides a place
+ * op whose staged file the removal took.
+ *
+ * Independent undo steps share a batch (one commit for the intents, one for the marks): steps are
+ * independent when no path of one equals or contains a path of another. An op touching a path
+ * already in the batch, and every rmdir/rmtree, starts a new batch.
  */
 export async function undoTxn(j: Journal, ctx: EngineContext, txnId: number): Promise<{ undone: number; notes: string[] }> {
   const ops = j.ops(txnId).filter((o) => (o.phase === 'stage' || o.phase === 'apply' || o.phase === 'redo') && o.state !== 'undone' && o.state !== 'skipped');
   const notes: string[] = [];
   let undone = 0;
-  // Ops decided to need no undo: 'undone' if they had run, 'skipped' if they never did.
   let settledRan: number[] = [];
   let settledNever: number[] = [];
-  const flushNever = (): void => {
+  let batch: Array<{ op: OpRecord; step: Step }> = [];
+  let batchPaths = new Set<string>();
+
+  const settle = (): void => {
+    j.markOps(txnId, settledRan, 'undone', undefined, 'undo settled');
     j.markOps(txnId, settledNever, 'skipped', undefined, 'undo settled');
+    settledRan = [];
     settledNever = [];
   };
+  const flush = async (): Promise<void> => {
+    settle();
+    if (batch.length === 0) return;
+    const seqs = j.addOps(txnId, batch.map((b) => b.step.intent), 'undo intents');
+    const dirs = new Set<string>();
+    for (const b of batch) {
+      await b.step.run();
+      for (const d of touchedDirs(b.step.intent)) dirs.add(d);
+    }
+    await ctx.fs.barrier([], dirs);
+    j.markOps(txnId, seqs, 'done', undefined, 'undo done');
+    j.markOps(txnId, batch.map((b) => b.op.seq), 'undone', undefined, 'undo marked');
+    undone += batch.length;
+    ctx.onProgress?.({ phase: 'undo', done: undone, total: ops.length });
+    batch = [];
+    batchPaths = new Set();
+  };
+  const related = (p: string): boolean => {
+    for (let q = p; q.length > 1; q = path.dirname(q)) if (batchPaths.has(q)) return true;
+    return false;
+  };
+
   for (let i = ops.length - 1; i >= 0; i--) {
     const op = ops[i]!;
     if (op.undo === 'none') continue;
+    const paths = [op.src, op.dst].filter((p): p is string => p !== null);
+    const solo = op.undo === 'rmdir' || op.undo === 'rmtree';
+    if (solo || paths.some(related) || paths.some((p) => [...batchPaths].some((b) => b.startsWith(p + path.sep)))) await flush();
     const step = undoStep(ctx, op, notes);
     if (!step) {
       if (op.state === 'pending') settledNever.push(op.seq);
       else if (op.state === 'done') settledRan.push(op.seq);
       continue; // a 'failed' op keeps its state: it never took effect
     }
-    flushNever();
-    const seq = j.beginUndo(txnId, step.intent, settledRan);
-    settledRan = [];
-    await step.run();
-    for (const d of touchedDirs(step.intent)) ctx.fs.fsyncDir(d);
-    j.finishUndo(txnId, seq, op.seq);
-    undone++;
-    ctx.onProgress?.({ phase: 'undo', done: ops.length - i, total: ops.length });
+    batch.push({ op, step });
+    for (const p of paths) batchPaths.add(p);
+    if (solo || batch.length >= 1024) await flush();
   }
-  flushNever();
+  await flush();
+  settle();
   // Ops inside a tree removed as a whole (staged files, backup dirs) went with it.
   const inTree = ops.filter((o) => o.undo === 'none');
-  j.markOps(txnId, settledRan.concat(inTree.filter((o) => o.state === 'done').map((o) => o.seq)), 'undone', undefined, 'undo settled');
+  j.markOps(txnId, inTree.filter((o) => o.state === 'done').map((o) => o.seq), 'undone', undefined, 'undo settled');
   j.markOps(txnId, inTree.filter((o) => o.state === 'pending').map((o) => o.seq), 'skipped', undefined, 'undo settled');
   return { undone, notes };
 }

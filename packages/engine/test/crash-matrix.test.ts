@@ -180,7 +180,10 @@ test('recover --forward when a staged file is gone falls back to undo: the old v
   const i = ref.points.indexOf('journal state applying') + 1;
   restore(s);
   runCli(['apply', s.m2, '--target', targetOf(s), '--quiet'], { env: { CODEMATE_TXN_CRASH_AT: String(i) } });
-  fs.rmSync(path.join(s.work, 'inst', 'app.staging', 'index.js'));
+  const staging = path.join(s.work, 'inst', 'app.staging');
+  const staged = fs.readdirSync(staging).filter((n) => n !== '.codemate-version' && fs.lstatSync(path.join(staging, n)).isFile());
+  assert.ok(staged.length > 0);
+  fs.rmSync(path.join(staging, staged[0]!));
   const r = runCli(['recover', '--forward', '--target', targetOf(s), '--json']);
   assert.is(r.code, 0, r.stderr);
   assert.is(JSON.parse(r.stdout).recovered[0].action, 'rolled-back');

@@ -4,7 +4,14 @@ import { createHash } from 'node:crypto';
 
 const CHUNK = 1 << 20;
 
-export async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
+/** Files up to this size are hashed whole and synchronously (cheaper than thread-pool round trips). */
+const SMALL = 256 * 1024;
+
+export async function hashFile(path: string, sizeHint?: number): Promise<{ size: number; sha256: string }> {
+  if (sizeHint !== undefined && sizeHint <= SMALL) {
+    const buf = fs.readFileSync(path);
+    return { size: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
+  }
   const fh = await fs.promises.open(path, 'r');
   try {
     const h = createHash('sha256');

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { TxnError, isErrno } from '@codemate-txn/core';
 import { FaultInjector, type FaultConfig } from './faults.js';
 
@@ -19,11 +20,18 @@ export interface CopyOptions {
   /** Cut the copy off as soon as it exceeds this many bytes. */
   maxSize: number;
   mode: number;
+  /**
+   * fsync before close (default true). False leaves durability to a later barrier() over the
+   * whole phase, which must then run before anything depends on these bytes.
+   */
+  sync?: boolean;
 }
 
 const RETRY_CODES = ['EBUSY', 'EPERM', 'EACCES'];
 const RETRY_DELAYS_MS = [10, 30, 90, 270];
 const CHUNK = 1 << 20;
+/** Files up to this size are copied whole and synchronously. */
+const SMALL_FILE = 256 * 1024;
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -42,7 +50,7 @@ export class TxnFs {
   /** Renames retried after a transient EBUSY/EPERM/EACCES (for reports). */
   retries = 0;
   /** Counters for reports and the benchmark. */
-  readonly stats = { mutations: 0, fileFsyncs: 0, dirFsyncs: 0, journalCommits: 0 };
+  readonly stats = { mutations: 0, fileFsyncs: 0, dirFsyncs: 0, syncfs: 0, journalCommits: 0 };
 
   constructor(cfg: FaultConfig = {}) {
     this.faults = new FaultInjector(cfg);
@@ -146,6 +154,9 @@ export class TxnFs {
    * maxSize; fchmod, fsync, close. Returns what was written (the caller verifies it).
    */
   async copyIn(src: string, dst: string, opts: CopyOptions): Promise<WriteResult> {
+    if (opts.maxSize <= SMALL_FILE && fs.statSync(src, { throwIfNoEntry: false })?.isFile()) {
+      return this.mutate('write', dst, () => this.copySmall(src, dst, opts));
+    }
     return this.mutateAsync('write', dst, async () => {
       const input = await fs.promises.open(src, 'r');
       try {
@@ -167,8 +178,10 @@ export class TxnFs {
             while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
           }
           await out.chmod(opts.mode);
-          await out.sync();
-          this.stats.fileFsyncs++;
+          if (opts.sync !== false) {
+            await out.sync();
+            this.stats.fileFsyncs++;
+          }
           return { size, sha256: h.digest('hex') };
         } finally {
           await out.close();
@@ -177,6 +190,43 @@ export class TxnFs {
         await input.close();
       }
     });
+  }
+
+  /**
+   * Small files are copied synchronously, whole: on the main thread a read, a hash and a write cost
+   * less than the thread-pool round trips of a streamed copy (most release files are small).
+   */
+  private copySmall(src: string, dst: string, opts: CopyOptions): WriteResult {
+    const fdIn = fs.openSync(src, 'r');
+    let buf: Buffer;
+    try {
+      const size = fs.fstatSync(fdIn).size;
+      // Read at most one byte past the limit: enough to know the source is too long.
+      buf = Buffer.allocUnsafe(Math.min(size, opts.maxSize + 1));
+      let off = 0;
+      while (off < buf.length) {
+        const n = fs.readSync(fdIn, buf, off, buf.length - off, off);
+        if (n === 0) break;
+        off += n;
+      }
+      buf = buf.subarray(0, off);
+    } finally {
+      fs.closeSync(fdIn);
+    }
+    const fd = fs.openSync(dst, 'wx', opts.mode);
+    try {
+      if (buf.length > opts.maxSize) return { size: buf.length, sha256: '' };
+      let off = 0;
+      while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+      fs.fchmodSync(fd, opts.mode);
+      if (opts.sync !== false) {
+        fs.fsyncSync(fd);
+        this.stats.fileFsyncs++;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return { size: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
   }
 
   /**
@@ -197,8 +247,10 @@ export class TxnFs {
           while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
         }
         await out.chmod(opts.mode);
-        await out.sync();
-        this.stats.fileFsyncs++;
+        if (opts.sync !== false) {
+          await out.sync();
+          this.stats.fileFsyncs++;
+        }
         return { size, sha256: h.digest('hex') };
       } finally {
         await out.close();
@@ -271,6 +323,44 @@ export class TxnFs {
       }
     };
     await Promise.all(Array.from({ length: Math.min(parallel, list.length) }, one));
+  }
+
+  /**
+   * Durability barrier for a phase: the given files' bytes and directories' entries are on disk
+   * when it returns. Many items on Linux: one syncfs(2) of the filesystem (`sync -f`, as
+   * `cp && sync` does) instead of one fsync each; otherwise (few items, other platforms, fault
+   * injection on) an fsync per file and directory.
+   */
+  async barrier(files: readonly string[], dirs: Iterable<string>): Promise<void> {
+    const dirList = [...new Set(dirs)];
+    const anchor = dirList[0] ?? (files[0] !== undefined ? path.dirname(files[0]) : undefined);
+    if (anchor === undefined) return;
+    if (!this.deterministic && process.platform === 'linux' && files.length + dirList.length > 32) {
+      const r = spawnSync('sync', ['-f', anchor], { stdio: 'ignore' });
+      if (r.status === 0) {
+        this.stats.syncfs++;
+        return;
+      }
+    }
+    await this.fsyncFiles(files);
+    await this.fsyncDirs(dirList);
+  }
+
+  private async fsyncFiles(files: readonly string[], parallel = 16): Promise<void> {
+    let next = 0;
+    const one = async (): Promise<void> => {
+      while (next < files.length) {
+        const f = files[next++]!;
+        const fh = await fs.promises.open(f, 'r');
+        try {
+          this.stats.fileFsyncs++;
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.deterministic ? 1 : parallel, files.length) }, one));
   }
 
   /**

@@ -79,7 +79,7 @@ export async function scanTarget(
   }
   const workers = fs.deterministic ? 1 : concurrency;
   await pool(toHash, workers, async ({ rel, state }) => {
-    state.sha256 = (await hashFile(path.join(target, ...rel.split('/')))).sha256;
+    state.sha256 = (await hashFile(path.join(target, ...rel.split('/')), state.size)).sha256;
   });
   return { root, states, children };
 }
