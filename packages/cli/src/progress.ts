@@ -4,7 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { ProgressEvent } from '@codemate-txn/engine';
-import type { OutputMode } from './output.js';
+import { formatBytes, type OutputMode } from './output.js';
 
 export interface Progress {
   onProgress?: (ev: ProgressEvent) => void;
@@ -16,7 +16,7 @@ export function makeProgress(mode: OutputMode): Progress {
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
-      format: '{phase} [{bar}] {value}/{total} files | {rate}/s | ETA {eta_formatted}',
+      format: '{phase} [{bar}] {count} | {rate} | ETA {eta_formatted}',
       hideCursor: true,
       clearOnComplete: true,
     },
@@ -27,15 +27,22 @@ export function makeProgress(mode: OutputMode): Progress {
   let active = false;
   return {
     onProgress(ev) {
+      // Downloads are measured in bytes (files in the label); everything else in files.
+      const byBytes = ev.totalBytes !== undefined && ev.bytes !== undefined;
+      const value = byBytes ? ev.bytes! : ev.done;
+      const total = byBytes ? ev.totalBytes! : ev.total;
       if (ev.phase !== phase) {
         if (active) bar.stop();
         phase = ev.phase;
         started = Date.now();
-        bar.start(ev.total, 0, { phase: phase.padEnd(7), rate: 0 });
+        bar.start(total, 0, { phase: phase.padEnd(8), count: '', rate: '' });
         active = true;
       }
       const secs = Math.max(0.001, (Date.now() - started) / 1000);
-      bar.update(ev.done, { phase: phase.padEnd(7), rate: Math.round(ev.done / secs) });
+      const count = byBytes ? `${ev.done}/${ev.total} files, ${formatBytes(value)} of ${formatBytes(total)}` : `${ev.done}/${ev.total} files`;
+      const rate = byBytes ? `${formatBytes(Math.round(value / secs))}/s` : `${Math.round(value / secs)} files/s`;
+      bar.setTotal(total);
+      bar.update(value, { phase: phase.padEnd(8), count, rate });
     },
     stop() {
       if (active) bar.stop();
