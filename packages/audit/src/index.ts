@@ -13,4 +13,6 @@ export { show, formatShow } from './show.js';
 export type { ShowOptions, ShowReport, ShowCounts } from './show.js';
 export { verify, formatVerify } from './verify.js';
 export type { VerifyOptions, VerifyReport, Drift, DriftKind, DriftFacts } from './verify.js';
-export type { TxnRecord, OpRecord } from '@codemate-txn/journal';
+export { verifyJournal, formatVerifyJournal } from './verify-journal.js';
+export type { VerifyJournalOptions, JournalVerifyReport } from './verify-journal.js';
+export type { TxnRecord, OpRecord, ChainProblem, ChainProblemKind } from '@codemate-txn/journal';

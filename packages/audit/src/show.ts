@@ -1,5 +1,5 @@
 /** `show <txn-id>`: one transaction, every op it journaled, and counts that summarise them. */
-import { TxnError } from '@codemate-txn/core';
+import { TxnError, VERSION_FILE } from '@codemate-txn/core';
 import type { OpPhase, OpRecord, OpState, TxnRecord } from '@codemate-txn/journal';
 import { layoutOf, readJournal, type AuditLocation } from './open-journal.js';
 import { durationMs, formatBytes, formatDuration, formatTable, formatVersions, plural } from './format-table.js';
@@ -18,7 +18,7 @@ export interface ShowCounts {
   byAction: Record<string, number>;
   /** The installed set this transaction planned, by action (install, replace, unchanged, chmod, …). */
   planned: Record<string, number>;
-  /** Bytes written into staging by stage-phase writes that ran. */
+  /** Release bytes written into staging by stage-phase writes that ran (not the version file). */
   bytesStaged: number;
   /** finished_at − started_at; null while unfinished. */
   durationMs: number | null;
@@ -70,8 +70,11 @@ function countOps(txn: TxnRecord, ops: readonly OpRecord[], planned: Record<stri
     byPhase[o.phase]++;
     const a = o.action ?? o.kind;
     byAction[a] = (byAction[a] ?? 0) + 1;
-    // 'undone' stage writes did happen (their staging copy was removed on rollback).
-    if (o.phase === 'stage' && o.kind === 'write' && (o.state === 'done' || o.state === 'undone')) bytesStaged += o.size ?? 0;
+    // 'undone' stage writes did happen (their staging copy was removed on rollback). Release bytes
+    // only, as txn_summary.bytes_staged and apply's bytesStaged count them: not the version file.
+    if (o.phase === 'stage' && o.kind === 'write' && (o.state === 'done' || o.state === 'undone') && o.path !== VERSION_FILE) {
+      bytesStaged += o.size ?? 0;
+    }
   }
   return { ops: ops.length, byState, byPhase, byAction, planned, bytesStaged, durationMs: durationMs(txn.startedAt, txn.finishedAt) };
 }
@@ -91,6 +94,9 @@ export function formatShow(r: ShowReport): string {
     ['staging', t.stagingDir],
     ['backup', t.backupDir === null ? '-' : t.backupDir + (t.keepBackup ? ' (kept)' : '')],
   ];
+  if (t.committedAt !== null) facts.splice(3, 0, ['committed', t.committedAt]);
+  // Its place in the journal's hash chain: SEQ:HASH is an anchor for verify --journal --anchor.
+  if (t.chainSeq !== null && t.hash !== null) facts.push(['chain', `${t.chainSeq}:${t.hash}`]);
   if (t.error !== null) facts.push(['error', `${t.errorCode ?? 'error'}: ${t.error}`]);
   const width = Math.max(...facts.map(([k]) => k.length));
   const head = facts.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');

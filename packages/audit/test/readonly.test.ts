@@ -1,10 +1,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { Journal } from '@codemate-txn/journal';
-import { log, show, status, verify } from '@codemate-txn/audit';
+import { log, show, status, verify, verifyJournal } from '@codemate-txn/audit';
+import { apply, loadManifestFile } from '@codemate-txn/engine';
+import { makeRelease, tempDir } from '@codemate-txn/testkit';
 import { buildDemo } from './helpers/demo-journal.js';
+import { storyContext, TREE_V1, TREE_V2 } from './helpers/engine-story.js';
 
 function code(fn: () => unknown): string {
   try {
@@ -69,6 +74,58 @@ test('auditors read while a writer holds an open write transaction (WAL: no bloc
   } finally {
     writer.close();
   }
+});
+
+test('a reader in another process holding a read transaction open does not block or break a real apply', async () => {
+  const root = tempDir();
+  const m1 = await makeRelease(path.join(root, 'rel-1'), { app: 'demo', version: '1.0.0', tree: TREE_V1 });
+  const m2 = await makeRelease(path.join(root, 'rel-2'), { app: 'demo', version: '2.0.0', tree: TREE_V2 });
+  const target = path.join(root, 'inst', 'app');
+  const journal = path.join(root, 'inst', 'app.journal.db');
+  const ctx = storyContext();
+  await apply(await loadManifestFile(m1, root), { target }, ctx);
+
+  // The reader: read-only, BEGIN, one SELECT (the snapshot is now pinned), then it waits; on
+  // 'again' it reads inside the same transaction, commits, and reads once more.
+  const script = `
+    const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+    const db = new Database(${JSON.stringify(journal)}, { readonly: true, fileMustExist: true });
+    const read = () => JSON.stringify(db.prepare("SELECT count(*) AS n, max(to_version) AS v FROM txn_history WHERE state = 'done'").get());
+    db.exec('BEGIN');
+    process.stdout.write('in-txn ' + read() + '\\n');
+    process.stdin.on('data', () => {
+      process.stdout.write('same-txn ' + read() + '\\n');
+      db.exec('COMMIT');
+      process.stdout.write('after ' + read() + '\\n');
+      db.close();
+      process.exit(0);
+    });`;
+  const reader = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  const seen = (what: string) => new Promise<void>((resolve, reject) => {
+    const check = () => { if (out.includes(what)) resolve(); };
+    reader.stdout.on('data', (b: Buffer) => { out += b.toString(); check(); });
+    reader.on('exit', (c) => { check(); reject(new Error(`reader exited (${String(c)}) before '${what}': ${out}`)); });
+    check();
+  });
+  try {
+    await seen('in-txn');
+    const t0 = Date.now();
+    const res = await apply(await loadManifestFile(m2, root), { target }, ctx);
+    const took = Date.now() - t0;
+    assert.is(res.kind, 'update');
+    assert.ok(took < 5000, `apply took ${took} ms with a reader open (busy_timeout would be 5000)`);
+    assert.is(fs.readFileSync(path.join(target, '.codemate-version'), 'utf8'), '2.0.0\n');
+    // The writer is done and its journal verifies, while the reader still holds its snapshot.
+    assert.ok(verifyJournal({ target }).intact);
+    reader.stdin.write('again\n');
+    await seen('after');
+  } finally {
+    if (reader.exitCode === null) reader.kill('SIGKILL');
+  }
+  assert.match(out, /in-txn \{"n":1,"v":"1\.0\.0"\}/);
+  assert.match(out, /same-txn \{"n":1,"v":"1\.0\.0"\}/, 'inside its transaction the reader kept its snapshot');
+  assert.match(out, /after \{"n":2,"v":"2\.0\.0"\}/, 'a new transaction sees the update');
 });
 
 test.run();

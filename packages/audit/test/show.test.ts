@@ -27,7 +27,7 @@ test('show returns the transaction, its ops in order and their counts', () => {
     byState: { pending: 0, done: 14, undone: 0, skipped: 0, failed: 0 },
     byPhase: { stage: 3, apply: 9, cleanup: 2, undo: 0, redo: 0 },
     byAction: { stage: 3, backup: 2, replace: 2, install: 2, remove: 2, version: 1, cleanup: 2 },
-    planned: { unchanged: 3, 'preserved-install': 1, replace: 2, install: 1 },
+    planned: { unchanged: 3, preserved: 1, replace: 2, install: 1 },
     bytesStaged: 22,
     durationMs: 3510,
   });
@@ -56,6 +56,21 @@ test('formatShow names the transaction, who ran it and every op', () => {
   assert.match(text, /^SEQ\s+PHASE\s+KIND\s+ACTION\s+STATE\s+PATH\s+BYTES\s+AT\s+TOOK\s+ERROR$/m);
   assert.match(text, /^1\s+stage\s+mkdir\s+stage\s+done\s+\/\S+\/app\.staging\s/m, 'path "" is shown as the directory it acts on');
   assert.match(text, /^14 ops \(14 done\); files: .*; staged 22 B$/m);
+  assert.match(text, /^started\s+2024-05-02T10:00:00\.000Z\ncommitted\s+2024-05-02T10:00:02\.510Z\nfinished\s+2024-05-02T10:00:03\.510Z$/m);
+  const r = show({ target: d.target, txnId: d.ids.update });
+  assert.ok(text.includes(`\nchain        ${r.txn.chainSeq}:${r.txn.hash}\n`), 'its place in the hash chain, usable as an anchor');
+});
+
+test('show --json carries who ran it, the manifest, the commit time and the chain hash of the txn and its ops', () => {
+  const r = show({ target: d.target, txnId: d.ids.update });
+  assert.equal([r.txn.user, r.txn.host, r.txn.pid, r.txn.toolVersion], ['ci', 'build-host', 4242, '0.1.0']);
+  assert.is(r.txn.manifestSource, 'https://example.test/demo/2.0.0/manifest.json');
+  assert.match(r.txn.manifestSha256, /^[0-9a-f]{64}$/);
+  assert.is(r.txn.committedAt, '2024-05-02T10:00:02.510Z');
+  assert.match(r.txn.hash ?? '', /^[0-9a-f]{64}$/);
+  assert.ok(r.ops.every((o) => /^[0-9a-f]{64}$/.test(o.hash ?? '')));
+  const f = show({ target: d.target, txnId: d.ids.failed });
+  assert.is(f.txn.committedAt, null);
 });
 
 test('show of an unknown id is E_NOT_FOUND (exit 2) and says which ids exist', () => {

@@ -1,7 +1,9 @@
 /** status, log, show, verify: thin over @codemate-txn/audit (read-only). */
 import type { Command } from 'commander';
-import { TxnError } from '@codemate-txn/core';
-import { formatLog, formatShow, formatStatus, formatVerify, log, logJsonl, show, status, verify } from '@codemate-txn/audit';
+import { TxnError, EXIT } from '@codemate-txn/core';
+import {
+  formatLog, formatShow, formatStatus, formatVerify, formatVerifyJournal, log, logJsonl, show, status, verify, verifyJournal,
+} from '@codemate-txn/audit';
 import { commonOf, withCommon, type Runtime } from './main.js';
 import { printJson, reportError, say } from './output.js';
 
@@ -65,16 +67,32 @@ export function auditCommands(program: Command, rt: Runtime): void {
       }
     });
 
-  withCommon(program.command('verify'))
-    .description('compare the disk with the installed files (exit 5 on drift)')
+  // verify takes --journal with an optional value: alone it means "verify the journal's own
+  // history" (its hash chain); with a path it is the common --journal PATH of every command.
+  program.command('verify')
+    .description('compare the disk with the installed files (exit 5 on drift); with --journal, check the journal\'s own history instead (exit 5 if tampered)')
+    .option('--target <dir>', 'the installation directory (env CODEMATE_TXN_TARGET, default ~/.codemate)')
+    .option('--journal [file]', 'alone: verify the journal\'s hash chain (tamper evidence); with FILE: the journal database to use (default <parent>/<name>.journal.db)')
+    .option('--chain', 'verify the journal\'s hash chain (what --journal alone does; use with --journal FILE)', false)
+    .option('--anchor <seq:hash>', 'with the chain check: a head printed by an earlier verify --journal that must still be in the chain')
     .option('--preserve <pattern>', 'extra preserve pattern to ignore (repeatable)', collect, [] as string[])
+    .option('--json', 'print one JSON object on stdout', false)
+    .option('--quiet', 'print nothing but errors', false)
     .action(async (o: Record<string, unknown>) => {
       const mode = commonOf(o);
+      const chain = o.journal === true || o.chain === true || typeof o.anchor === 'string';
       try {
+        if (chain) {
+          const r = verifyJournal({ target: mode.target, journal: mode.journal, ...(typeof o.anchor === 'string' ? { anchor: o.anchor } : {}) });
+          if (mode.json) printJson({ ok: r.intact, ...r });
+          else say(mode, formatVerifyJournal(r));
+          if (!r.intact) rt.setExit(EXIT.drift);
+          return;
+        }
         const r = await verify({ target: mode.target, journal: mode.journal, preserve: o.preserve as string[] });
         if (mode.json) printJson({ ok: r.clean, ...r });
         else say(mode, formatVerify(r));
-        if (!r.clean) rt.setExit(5);
+        if (!r.clean) rt.setExit(EXIT.drift);
       } catch (e: unknown) {
         rt.setExit(reportError(mode, e));
       }

@@ -66,9 +66,10 @@ export const ERROR_CATALOGUE = {
   E_LOCKED: [4, 'another process holds the lock on this target'],
   // exit 5
   E_DRIFT: [5, 'the installed files differ from the journal'],
+  E_JOURNAL_TAMPERED: [5, 'the journal hash chain does not verify (an auditor alert, not a crash)'],
   // exit 70
   E_ROLLBACK_INCOMPLETE: [70, 'rollback could not finish; run codemate-txn recover'],
-  E_JOURNAL_TAMPERED: [70, 'the journal hash chain does not verify'],
+
   E_INTERNAL: [70, 'internal error'],
 } as const satisfies Record<string, readonly [number, string]>;
 

@@ -12,5 +12,6 @@ export type {
   PlannedFile,
 } from './journal.js';
 export { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+export type { ChainReport, ChainProblem, ChainProblemKind, ChainCheckOptions } from './verify-chain.js';
 export { acquireLock, readLockHolder } from './lock.js';
 export type { Lock, LockHolder } from './lock.js';

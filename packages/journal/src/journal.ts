@@ -1,12 +1,20 @@
 /**
  * The open journal: typed appends and queries over SQLite (better-sqlite3). All SQL and PRAGMAs
  * of the project live in this package. Transactions are short and synchronous: no await inside.
+ *
+ * Every write also extends the hash chain (chain.ts) in the same SQLite transaction: each
+ * inserted txn, planned_file and op row, and one `event` row per change of state (a txn's state
+ * or error, a batch of op marks). The chain head is read at the start of each write and stored
+ * at its end, so a crash or a rollback of the SQLite transaction leaves chain and rows together.
  */
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import { TxnError, type InstalledFile, type TxnKind, type TxnState, type EntryType } from '@codemate-txn/core';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
-import { migrate } from './migrate.js';
+import { GENESIS_HASH, SCHEMA_VERSION } from './schema.js';
+import { migrate, newerSchema } from './migrate.js';
+import { CHAIN_TABLES, CHAINED_COLUMNS, ChainWriter, sqlValue, type ChainTable, type SqlValue } from './chain.js';
+import { nextInstalledSet } from './installed-set.js';
+import { verifyChain, type ChainCheckOptions, type ChainReport } from './verify-chain.js';
 
 export type OpPhase = 'stage' | 'apply' | 'cleanup' | 'undo' | 'redo';
 export type OpKind = 'mkdir' | 'write' | 'rename' | 'chmod' | 'rmdir' | 'rmtree' | 'symlink';
@@ -37,6 +45,8 @@ export interface OpRecord extends Required<{ [K in keyof OpIntent]: Exclude<OpIn
   at: string;
   doneAt: string | null;
   error: string | null;
+  /** Chain hash of the op's intent (null in a journal older than schema 2). */
+  hash: string | null;
 }
 
 export interface TxnBegin {
@@ -64,6 +74,11 @@ export interface TxnRecord extends TxnBegin {
   error: string | null;
   errorCode: string | null;
   recoveredBy: string | null;
+  /** When it passed the commit point (null before, and for transactions older than schema 2). */
+  committedAt: string | null;
+  /** Position and hash of its txn record in the hash chain (null before schema 2). */
+  chainSeq: number | null;
+  hash: string | null;
 }
 
 export interface PlannedFile {
@@ -116,6 +131,9 @@ function toTxn(r: Row): TxnRecord {
     error: (r.error as string | null) ?? null,
     errorCode: (r.error_code as string | null) ?? null,
     recoveredBy: (r.recovered_by as string | null) ?? null,
+    committedAt: (r.committed_at as string | null | undefined) ?? null,
+    chainSeq: (r.chain_seq as number | null | undefined) ?? null,
+    hash: (r.hash as string | null | undefined) ?? null,
   };
 }
 
@@ -141,8 +159,11 @@ function toOp(r: Row): OpRecord {
     at: r.at as string,
     doneAt: (r.done_at as string | null) ?? null,
     error: (r.error as string | null) ?? null,
+    hash: (r.hash as string | null | undefined) ?? null,
   };
 }
+
+type EventKind = 'state' | 'error' | 'ops' | 'snapshot';
 
 export class Journal {
   readonly path: string;
@@ -151,6 +172,8 @@ export class Journal {
   private readonly onCommit: (label: string) => void;
   private readonly now: () => Date;
   private nextSeq = new Map<number, number>();
+  private readonly stmts = new Map<string, Database.Statement>();
+  private readonly inserts = new Map<string, Database.Statement>();
 
   private constructor(path: string, db: Database.Database, opts: JournalOptions) {
     this.path = path;
@@ -162,7 +185,9 @@ export class Journal {
 
   /**
    * Opens (creating with mode 0600 when writable) and migrates the journal. WAL, synchronous=FULL:
-   * a commit is durable when this returns, and readers never block the writer.
+   * a commit is durable when this returns, and readers never block the writer. A journal newer
+   * than this code is refused (E_JOURNAL_SCHEMA) before anything is written; read-only opens never
+   * migrate (they read an older journal as it is).
    */
   static open(path: string, opts: JournalOptions = {}): Journal {
     if (opts.peek) {
@@ -192,25 +217,32 @@ export class Journal {
     fs.closeSync(fd);
     fs.chmodSync(path, 0o600);
     const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
-    const j = new Journal(path, db, opts);
-    j.checkVersion();
-    migrate(db, SCHEMA_SQL, SCHEMA_VERSION);
-    return j;
+    try {
+      db.pragma('busy_timeout = 5000');
+      const j = new Journal(path, db, opts);
+      j.checkVersion(); // before anything could write to a journal this code does not understand
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      migrate(db, path);
+      return j;
+    } catch (e: unknown) {
+      db.close();
+      throw e;
+    }
   }
 
   private checkVersion(): void {
     const v = this.db.pragma('user_version', { simple: true }) as number;
     if (v > SCHEMA_VERSION) {
-      throw new TxnError(
-        'E_JOURNAL_SCHEMA',
-        `journal ${this.path} has schema version ${v}; this codemate-txn understands up to ${SCHEMA_VERSION}`,
-        { hint: 'upgrade codemate-txn to read this journal' },
-      );
+      this.db.close();
+      throw newerSchema(this.path, v);
     }
+  }
+
+  /** The journal's PRAGMA user_version. */
+  schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
   }
 
   close(): void {
@@ -221,34 +253,104 @@ export class Journal {
     return this.now().toISOString();
   }
 
-  private commit<T>(label: string, fn: () => T): T {
-    const out = this.db.transaction(fn)();
+  private stmt(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /** One durable SQLite transaction that extends the chain from its stored head. */
+  private commit<T>(label: string, fn: (chain: ChainWriter) => T): T {
+    let out: T;
+    try {
+      out = this.db.transaction(() => {
+        const chain = this.chainHead();
+        const start = chain.seq;
+        const r = fn(chain);
+        if (chain.seq !== start) this.stmt('UPDATE chain_head SET seq = ?, hash = ? WHERE one = 1').run(chain.seq, chain.hash);
+        return r;
+      })();
+    } catch (e: unknown) {
+      // The SQLite transaction rolled back: cached next seqs may have run ahead of the table.
+      this.nextSeq.clear();
+      throw e;
+    }
     this.onCommit(label);
     return out;
+  }
+
+  private chainHead(): ChainWriter {
+    const h = this.stmt('SELECT seq, hash FROM chain_head WHERE one = 1').get() as { seq: number; hash: string } | undefined;
+    if (h !== undefined) return new ChainWriter(h.seq, h.hash);
+    // The head row was deleted by hand (verify reports it). Go on from the last record there is,
+    // rather than stall an update; the gap stays visible to verify.
+    let seq = 0;
+    let hash = GENESIS_HASH;
+    for (const t of CHAIN_TABLES) {
+      const r = this.db.prepare(`SELECT chain_seq, hash FROM ${t} WHERE chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1`).get() as
+        { chain_seq: number; hash: string } | undefined;
+      if (r && r.chain_seq > seq) { seq = r.chain_seq; hash = r.hash; }
+    }
+    this.db.prepare('INSERT INTO chain_head (one, seq, hash) VALUES (1, ?, ?)').run(seq, hash);
+    return new ChainWriter(seq, hash);
+  }
+
+  /**
+   * Inserts a chained row: its recorded facts (in CHAINED_COLUMNS order, so what is hashed is what
+   * is stored), the initial state when the table has one, chain_seq and hash.
+   */
+  private insertChained(chain: ChainWriter, table: ChainTable, facts: SqlValue[], initialState?: 'staging' | 'pending'): void {
+    const key = `${table}/${initialState ?? ''}`;
+    let ins = this.inserts.get(key);
+    if (ins === undefined) {
+      const cols = [...CHAINED_COLUMNS[table], ...(initialState ? ['state'] : []), 'chain_seq', 'hash'];
+      ins = this.db.prepare(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
+      this.inserts.set(key, ins);
+    }
+    const [seq, hash] = chain.next(table, facts);
+    if (initialState) facts.push(initialState);
+    facts.push(seq, hash);
+    ins.run(facts);
+  }
+
+  private appendEvent(
+    chain: ChainWriter,
+    txnId: number,
+    kind: EventKind,
+    e: { seqs?: number[]; state?: string | null; error?: string | null; errorCode?: string | null; recoveredBy?: string | null; at: string | null },
+  ): void {
+    // facts: txn_id, kind, seqs, state, error, error_code, recovered_by, at
+    const facts: SqlValue[] = [
+      txnId, kind, e.seqs ? JSON.stringify(e.seqs) : null, sqlValue(e.state), sqlValue(e.error), sqlValue(e.errorCode),
+      sqlValue(e.recoveredBy), sqlValue(e.at),
+    ];
+    const [seq, hash] = chain.next('event', facts);
+    this.stmt(
+      `INSERT INTO event (chain_seq, ${CHAINED_COLUMNS.event.join(', ')}, hash) VALUES (?, ${CHAINED_COLUMNS.event.map(() => '?').join(', ')}, ?)`,
+    ).run(seq, ...facts, hash);
   }
 
   // --- transactions --------------------------------------------------------------------------
 
   beginTxn(b: TxnBegin, planned: PlannedFile[]): number {
-    return this.commit('begin', () => {
-      const info = this.db
-        .prepare(
-          `INSERT INTO txn (kind, app, from_version, to_version, state, target, staging_dir, backup_dir,
-             keep_backup, manifest_sha256, manifest_source, pid, host, user, tool_version, started_at)
-           VALUES (?, ?, ?, ?, 'staging', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          b.kind, b.app, b.fromVersion, b.toVersion, b.target, b.stagingDir, b.backupDir,
-          b.keepBackup ? 1 : 0, b.manifestSha256, b.manifestSource, b.pid, b.host, b.user,
-          b.toolVersion, this.stamp(),
-        );
-      const id = Number(info.lastInsertRowid);
-      const ins = this.db.prepare(
-        `INSERT INTO planned_file (txn_id, path, type, sha256, size, mode, link_target, action, managed)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
+    return this.commit('begin', (chain) => {
+      const id = (this.stmt('SELECT COALESCE(MAX(id), 0) + 1 AS id FROM txn').get() as { id: number }).id;
+      // facts: id, kind, app, from_version, to_version, target, staging_dir, backup_dir, keep_backup,
+      //        manifest_sha256, manifest_source, pid, host, user, tool_version, started_at
+      this.insertChained(chain, 'txn', [
+        id, sqlValue(b.kind), sqlValue(b.app), sqlValue(b.fromVersion), sqlValue(b.toVersion), sqlValue(b.target),
+        sqlValue(b.stagingDir), sqlValue(b.backupDir), b.keepBackup ? 1 : 0, sqlValue(b.manifestSha256),
+        sqlValue(b.manifestSource), b.pid, sqlValue(b.host), sqlValue(b.user), sqlValue(b.toolVersion), this.stamp(),
+      ], 'staging');
       for (const p of planned) {
-        ins.run(id, p.path, p.type, p.sha256, p.size, p.mode, p.linkTarget, p.action, p.managed ? 1 : 0);
+        // facts: txn_id, path, type, sha256, size, mode, link_target, action, managed
+        this.insertChained(chain, 'planned_file', [
+          id, sqlValue(p.path), sqlValue(p.type), sqlValue(p.sha256), sqlValue(p.size), sqlValue(p.mode),
+          sqlValue(p.linkTarget), sqlValue(p.action), p.managed ? 1 : 0,
+        ]);
       }
       this.nextSeq.set(id, 1);
       return id;
@@ -257,25 +359,30 @@ export class Journal {
 
   setState(id: number, state: TxnState, extra: { error?: string; errorCode?: string; recoveredBy?: string } = {}): void {
     const finished = state === 'done' || state === 'rolled_back';
-    this.commit(`state ${state}`, () => {
-      this.db
-        .prepare(
-          `UPDATE txn SET state = ?,
-             finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
-             error = COALESCE(error, ?), error_code = COALESCE(error_code, ?),
-             recovered_by = COALESCE(?, recovered_by)
-           WHERE id = ?`,
-        )
-        .run(state, finished ? 1 : 0, this.stamp(), extra.error ?? null, extra.errorCode ?? null, extra.recoveredBy ?? null, id);
+    this.commit(`state ${state}`, (chain) => {
+      const at = this.stamp();
+      const error = sqlValue(extra.error);
+      const errorCode = sqlValue(extra.errorCode);
+      const recoveredBy = sqlValue(extra.recoveredBy);
+      this.stmt(
+        `UPDATE txn SET state = ?,
+           finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
+           committed_at = CASE WHEN ? = 'committed' THEN COALESCE(committed_at, ?) ELSE committed_at END,
+           error = COALESCE(error, ?), error_code = COALESCE(error_code, ?),
+           recovered_by = COALESCE(?, recovered_by)
+         WHERE id = ?`,
+      ).run(state, finished ? 1 : 0, at, state, at, error, errorCode, recoveredBy, id);
+      this.appendEvent(chain, id, 'state', { state, error, errorCode, recoveredBy, at });
     });
   }
 
   /** Records the first error without changing state (kept even if rollback fails later). */
   recordError(id: number, error: string, errorCode: string): void {
-    this.commit('error', () => {
-      this.db
-        .prepare('UPDATE txn SET error = COALESCE(error, ?), error_code = COALESCE(error_code, ?) WHERE id = ?')
-        .run(error, errorCode, id);
+    this.commit('error', (chain) => {
+      const e = sqlValue(error);
+      const c = sqlValue(errorCode);
+      this.stmt('UPDATE txn SET error = COALESCE(error, ?), error_code = COALESCE(error_code, ?) WHERE id = ?').run(e, c, id);
+      this.appendEvent(chain, id, 'error', { error: e, errorCode: c, at: this.stamp() });
     });
   }
 
@@ -284,42 +391,35 @@ export class Journal {
    * SQLite transaction. Unchanged files keep the version that last wrote them.
    */
   commitTxn(id: number): void {
-    this.commit('committed', () => {
+    this.commit('committed', (chain) => {
       const txn = this.getTxn(id);
       if (!txn) throw new TxnError('E_INTERNAL', `transaction ${id} vanished from the journal`);
-      const old = new Map<string, { version: string; txnId: number }>();
-      for (const r of this.db.prepare('SELECT path, version, txn_id FROM installed').all() as Row[]) {
-        old.set(r.path as string, { version: r.version as string, txnId: r.txn_id as number });
+      const before = new Map<string, { version: string; txnId: number }>();
+      for (const r of this.stmt('SELECT path, version, txn_id FROM installed').all() as Row[]) {
+        before.set(r.path as string, { version: r.version as string, txnId: r.txn_id as number });
       }
-      this.db.prepare('DELETE FROM installed').run();
-      const ins = this.db.prepare(
+      this.stmt('DELETE FROM installed').run();
+      const ins = this.stmt(
         `INSERT INTO installed (path, type, sha256, size, mode, link_target, version, txn_id)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       );
-      for (const p of this.plannedFiles(id)) {
-        if (!p.managed) continue;
-        const before = old.get(p.path);
-        const keep = p.action === 'unchanged' && before !== undefined;
-        ins.run(
-          p.path, p.type, p.sha256, p.size, p.mode, p.linkTarget,
-          keep ? before.version : txn.toVersion,
-          keep ? before.txnId : id,
-        );
+      for (const r of nextInstalledSet(before, this.plannedFiles(id), id, txn.toVersion)) {
+        ins.run(r.path, r.type, r.sha256, r.size, r.mode, r.linkTarget, r.version, r.txnId);
       }
-      this.db.prepare(`UPDATE txn SET state = 'committed' WHERE id = ?`).run(id);
+      const at = this.stamp();
+      this.stmt(`UPDATE txn SET state = 'committed', committed_at = COALESCE(committed_at, ?) WHERE id = ?`).run(at, id);
+      this.appendEvent(chain, id, 'state', { state: 'committed', at });
     });
   }
 
   getTxn(id: number): TxnRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM txn WHERE id = ?').get(id) as Row | undefined;
+    const r = this.stmt('SELECT * FROM txn WHERE id = ?').get(id) as Row | undefined;
     return r ? toTxn(r) : undefined;
   }
 
   /** Transactions not in a final state, oldest first. */
   interruptedTxns(): TxnRecord[] {
-    return (this.db
-      .prepare(`SELECT * FROM txn WHERE state NOT IN ('done', 'rolled_back') ORDER BY id`)
-      .all() as Row[]).map(toTxn);
+    return (this.stmt(`SELECT * FROM txn WHERE state NOT IN ('done', 'rolled_back') ORDER BY id`).all() as Row[]).map(toTxn);
   }
 
   listTxns(opts: { limit?: number; since?: string; until?: string; state?: string } = {}): TxnRecord[] {
@@ -333,7 +433,7 @@ export class Journal {
   }
 
   lastTxn(): TxnRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM txn ORDER BY id DESC LIMIT 1').get() as Row | undefined;
+    const r = this.stmt('SELECT * FROM txn ORDER BY id DESC LIMIT 1').get() as Row | undefined;
     return r ? toTxn(r) : undefined;
   }
 
@@ -342,7 +442,7 @@ export class Journal {
   private seqFor(txnId: number): number {
     let s = this.nextSeq.get(txnId);
     if (s === undefined) {
-      const r = this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM op WHERE txn_id = ?').get(txnId) as Row;
+      const r = this.stmt('SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM op WHERE txn_id = ?').get(txnId) as Row;
       s = r.s as number;
     }
     return s;
@@ -351,24 +451,21 @@ export class Journal {
   /** Journals a batch of intents in one durable commit (group commit); returns their seqs. */
   addOps(txnId: number, intents: OpIntent[], label = 'intents'): number[] {
     if (intents.length === 0) return [];
-    return this.commit(label, () => this.insertOps(txnId, intents));
+    return this.commit(label, (chain) => this.insertOps(chain, txnId, intents));
   }
 
-  private insertOps(txnId: number, intents: OpIntent[]): number[] {
+  private insertOps(chain: ChainWriter, txnId: number, intents: OpIntent[]): number[] {
     let seq = this.seqFor(txnId);
     const at = this.stamp();
-    const ins = this.db.prepare(
-      `INSERT INTO op (txn_id, seq, phase, kind, action, path, src, dst, ftype, size, sha256, mode,
-         old_mode, link_target, undo, ref_seq, state, at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
-    );
     const seqs: number[] = [];
     for (const o of intents) {
-      ins.run(
-        txnId, seq, o.phase, o.kind, o.action ?? null, o.path, o.src ?? null, o.dst ?? null,
-        o.ftype ?? null, o.size ?? null, o.sha256 ?? null, o.mode ?? null, o.oldMode ?? null,
-        o.linkTarget ?? null, o.undo, o.refSeq ?? null, at,
-      );
+      // facts: txn_id, seq, phase, kind, action, path, src, dst, ftype, size, sha256, mode, old_mode,
+      //        link_target, undo, ref_seq, at
+      this.insertChained(chain, 'op', [
+        txnId, seq, sqlValue(o.phase), sqlValue(o.kind), sqlValue(o.action), sqlValue(o.path), sqlValue(o.src),
+        sqlValue(o.dst), sqlValue(o.ftype), sqlValue(o.size), sqlValue(o.sha256), sqlValue(o.mode), sqlValue(o.oldMode),
+        sqlValue(o.linkTarget), sqlValue(o.undo), sqlValue(o.refSeq), at,
+      ], 'pending');
       seqs.push(seq++);
     }
     this.nextSeq.set(txnId, seq);
@@ -378,11 +475,7 @@ export class Journal {
   /** Marks ops in one durable commit. */
   markOps(txnId: number, seqs: number[], state: OpState, error?: string, label = `mark ${state}`): void {
     if (seqs.length === 0) return;
-    this.commit(label, () => {
-      const at = this.stamp();
-      const upd = this.db.prepare('UPDATE op SET state = ?, done_at = ?, error = COALESCE(?, error) WHERE txn_id = ? AND seq = ?');
-      for (const s of seqs) upd.run(state, at, error ?? null, txnId, s);
-    });
+    this.commit(label, (chain) => this.markRows(chain, txnId, seqs, state, error));
   }
 
   /**
@@ -391,32 +484,35 @@ export class Journal {
    * undo pass never re-decides an op after the disk moved on under it.
    */
   beginUndo(txnId: number, intent: OpIntent, settled: number[]): number {
-    return this.commit('undo intent', () => {
-      this.markRows(txnId, settled, 'undone');
-      return this.insertOps(txnId, [intent])[0]!;
+    return this.commit('undo intent', (chain) => {
+      if (settled.length > 0) this.markRows(chain, txnId, settled, 'undone');
+      return this.insertOps(chain, txnId, [intent])[0]!;
     });
   }
 
   /** Marks an undo step done and the op it reversed 'undone', in one commit. */
   finishUndo(txnId: number, undoSeq: number, originalSeq: number): void {
-    this.commit('undo done', () => {
-      this.markRows(txnId, [undoSeq], 'done');
-      this.markRows(txnId, [originalSeq], 'undone');
+    this.commit('undo done', (chain) => {
+      this.markRows(chain, txnId, [undoSeq], 'done');
+      this.markRows(chain, txnId, [originalSeq], 'undone');
     });
   }
 
-  private markRows(txnId: number, seqs: number[], state: OpState): void {
+  /** Sets the state (and done_at, and the error if given) of ops, and chains one event for them. */
+  private markRows(chain: ChainWriter, txnId: number, seqs: number[], state: OpState, error?: string): void {
     const at = this.stamp();
-    const upd = this.db.prepare('UPDATE op SET state = ?, done_at = ? WHERE txn_id = ? AND seq = ?');
-    for (const s of seqs) upd.run(state, at, txnId, s);
+    const err = sqlValue(error);
+    const upd = this.stmt('UPDATE op SET state = ?, done_at = ?, error = COALESCE(?, error) WHERE txn_id = ? AND seq = ?');
+    for (const s of seqs) upd.run(state, at, err, txnId, s);
+    this.appendEvent(chain, txnId, 'ops', { seqs, state, error: err, at });
   }
 
   ops(txnId: number): OpRecord[] {
-    return (this.db.prepare('SELECT * FROM op WHERE txn_id = ? ORDER BY seq').all(txnId) as Row[]).map(toOp);
+    return (this.stmt('SELECT * FROM op WHERE txn_id = ? ORDER BY seq').all(txnId) as Row[]).map(toOp);
   }
 
   plannedFiles(txnId: number): PlannedFile[] {
-    return (this.db.prepare('SELECT * FROM planned_file WHERE txn_id = ? ORDER BY path').all(txnId) as Row[]).map((r) => ({
+    return (this.stmt('SELECT * FROM planned_file WHERE txn_id = ? ORDER BY path').all(txnId) as Row[]).map((r) => ({
       path: r.path as string,
       type: r.type as EntryType,
       sha256: (r.sha256 as string | null) ?? null,
@@ -429,7 +525,7 @@ export class Journal {
   }
 
   installedFiles(): InstalledFile[] {
-    return (this.db.prepare('SELECT * FROM installed ORDER BY path').all() as Row[]).map((r) => ({
+    return (this.stmt('SELECT * FROM installed ORDER BY path').all() as Row[]).map((r) => ({
       path: r.path as string,
       type: r.type as EntryType,
       sha256: (r.sha256 as string | null) ?? null,
@@ -442,10 +538,17 @@ export class Journal {
 
   /** The installed version: to_version of the last transaction that reached 'committed' or 'done'. */
   installedVersion(): { app: string; version: string; txnId: number } | undefined {
-    const r = this.db
-      .prepare(`SELECT id, app, to_version FROM txn WHERE state IN ('committed', 'done') ORDER BY id DESC LIMIT 1`)
+    const r = this.stmt(`SELECT id, app, to_version FROM txn WHERE state IN ('committed', 'done') ORDER BY id DESC LIMIT 1`)
       .get() as Row | undefined;
     return r ? { app: r.app as string, version: r.to_version as string, txnId: r.id as number } : undefined;
+  }
+
+  /**
+   * Recomputes the hash chain and everything derived from it (verify-chain.ts), in one read
+   * transaction; never writes.
+   */
+  verifyChain(opts: ChainCheckOptions = {}): ChainReport {
+    return verifyChain(this.db, opts);
   }
 
   /** Plain read-only query for the audit package (its SQL lives here too). */

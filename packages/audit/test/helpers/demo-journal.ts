@@ -108,7 +108,7 @@ export function buildDemo(): Demo {
     file('lib/v2/a.js', CONTENT.a2, 'install'),
     link('lib/current', 'v2', 'replace'),
     dir('data', 'unchanged'),
-    file('config/user_settings.json', CONTENT.settings, 'preserved-install', 0o644, false),
+    file('config/user_settings.json', CONTENT.settings, 'preserved', 0o644, false),
   ];
   const update = j.beginTxn(begin('update', '1.0.0', '2.0.0', backup2), p2);
   run(update, [{ phase: 'stage', kind: 'mkdir', action: 'stage', path: '', dst: staging, ftype: 'dir', mode: 0o700, undo: 'rmtree' }], 10);
@@ -128,7 +128,15 @@ export function buildDemo(): Demo {
 
   // --- txn 3: update 2.0.0 → 3.0.0 fails while staging -------------------------------------------
   clock = T0 + 2 * DAY;
-  const p3 = [file('index.js', CONTENT.index3, 'replace'), file('bin/tool', CONTENT.tool, 'unchanged', 0o755)];
+  const p3 = [
+    file('index.js', CONTENT.index3, 'replace'),
+    file('bin/tool', CONTENT.tool, 'unchanged', 0o755),
+    file('README.md', CONTENT.readme, 'unchanged'),
+    file('lib/v2/a.js', CONTENT.a2, 'unchanged'),
+    link('lib/current', 'v2', 'unchanged'),
+    dir('data', 'unchanged'),
+    file('config/user_settings.json', CONTENT.settings, 'preserved', 0o644, false),
+  ];
   const failed = j.beginTxn(begin('update', '2.0.0', '3.0.0', path.join(backupBase, 'backup_staging_2.0.0')), p3);
   const [mk] = run(failed, [{ phase: 'stage', kind: 'mkdir', action: 'stage', path: '', dst: staging, ftype: 'dir', mode: 0o700, undo: 'rmtree' }], 10);
   const w = j.addOps(failed, [stageWrite(p3[0] as PlannedFile)]);
