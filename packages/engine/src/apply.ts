@@ -34,6 +34,7 @@ import { defaultContext, type EngineContext } from './context.js';
 import { runSteps, type Step } from './steps.js';
 import { stageSteps, stagedPathOf } from './stage.js';
 import { undoTxn } from './undo.js';
+import { installedByTxn, preserveFingerprint } from './fingerprint.js';
 import { cleanupTxn, recoverPending, type RecoverSummary } from './recover.js';
 
 export interface ApplyOptions {
@@ -438,7 +439,8 @@ async function applyLocked(
   }
   const installed = d.fromVersion === null ? [] : j.installedFiles();
   const scan = await scanTarget(ctx.fs, layout.target, m, installed, ctx.concurrency);
-  const plan = computePlan({ manifest: m, installedVersion: d.fromVersion, installed, scan, preserve: preserveFor(loaded, opts.preserve), kind: d.kind });
+  const preserve = preserveFor(loaded, opts.preserve);
+  const plan = computePlan({ manifest: m, installedVersion: d.fromVersion, installed, scan, preserve, kind: d.kind });
   result.counts = plan.counts;
   const tPlan = Date.now();
   result.durationsMs.plan = tPlan - t0;
@@ -488,7 +490,14 @@ async function applyLocked(
     }));
     // Directories first, one at a time; then the file copies in parallel.
     const isDirStep = (s: Step) => s.intent.kind === 'mkdir';
-    await runSteps(j, ctx, txnId, [...pre, ...parents, ...sSteps.filter(isDirStep)], { phase: 'stage', batchSize: 4096 });
+    // The preserved files' fingerprint, before anything changes (recorded as a no-op journal row).
+    const fpExclude = installedByTxn(plan.entries.filter((e) => e.action === 'preserved-install').map((e) => e.path));
+    const fpBefore = preserveFingerprint(layout.target, preserve, fpExclude);
+    const fpStep: Step = {
+      intent: { phase: 'stage', kind: 'fingerprint', action: 'preserve-before', path: '', sha256: fpBefore.sha256, size: fpBefore.count, undo: 'none' },
+      run: () => {},
+    };
+    await runSteps(j, ctx, txnId, [fpStep, ...pre, ...parents, ...sSteps.filter(isDirStep)], { phase: 'stage', batchSize: 4096 });
     await runSteps(j, ctx, txnId, sSteps.filter((s) => !isDirStep(s)), { phase: 'stage', parallel: ctx.concurrency ?? 8, batchSize: 4096 });
     result.filesStaged = plan.stage.length;
     result.bytesStaged = plan.bytesToStage;
@@ -500,6 +509,20 @@ async function applyLocked(
     // All apply intents in one commit: recover --forward needs the whole plan or nothing.
     await runSteps(j, ctx, txnId, applySteps(ctx, layout, plan, backupDir, opts.keepBackup === true, (rel) => stagedPathOf(stageInput, rel)), { phase: 'apply', batchSize: Number.MAX_SAFE_INTEGER });
     ctx.fs.fsyncDir(layout.parent);
+
+    // The preserved files must be exactly as they were: the engine's own proof it never touched them.
+    const fpAfter = preserveFingerprint(layout.target, preserve, fpExclude);
+    await runSteps(j, ctx, txnId, [{
+      intent: { phase: 'apply', kind: 'fingerprint', action: 'preserve-after', path: '', sha256: fpAfter.sha256, size: fpAfter.count, undo: 'none' },
+      run: () => {
+        if (fpAfter.sha256 !== fpBefore.sha256) {
+          throw new TxnError('E_PRESERVE_CHANGED', `preserved files changed during the transaction: expected fingerprint ${fpBefore.sha256} (${fpBefore.count} paths), found ${fpAfter.sha256} (${fpAfter.count} paths)`, {
+            hint: 'something wrote to your preserved files while the update ran; the update was rolled back, retry when nothing else is writing there',
+            details: { before: fpBefore, after: fpAfter },
+          });
+        }
+      },
+    }], { phase: 'apply' });
 
     // Commit point.
     j.commitTxn(txnId);

@@ -17,7 +17,7 @@ import { nextInstalledSet } from './installed-set.js';
 import { verifyChain, type ChainCheckOptions, type ChainReport } from './verify-chain.js';
 
 export type OpPhase = 'stage' | 'apply' | 'cleanup' | 'undo' | 'redo';
-export type OpKind = 'mkdir' | 'write' | 'rename' | 'chmod' | 'rmdir' | 'rmtree' | 'symlink';
+export type OpKind = 'mkdir' | 'write' | 'rename' | 'chmod' | 'rmdir' | 'rmtree' | 'symlink' | 'fingerprint';
 export type UndoKind = 'rename-back' | 'rmdir' | 'rmtree' | 'chmod-back' | 'none';
 export type OpState = 'pending' | 'done' | 'undone' | 'skipped' | 'failed';
 
