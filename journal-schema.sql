@@ -1,4 +1,4 @@
--- codemate-txn journal schema (PRAGMA user_version = 2).
+-- codemate-txn journal schema (PRAGMA user_version = 3).
 -- Tables are the engine's; the views at the end are the stable audit interface (DESIGN §8).
 -- Times are ISO-8601 UTC text. History is append-only: rows of finished transactions never change.
 -- Tamper evidence: txn, planned_file, op and event rows form one hash chain (chain_seq, hash):
@@ -95,6 +95,16 @@ CREATE TABLE IF NOT EXISTS installed (
 );
 
 CREATE INDEX IF NOT EXISTS txn_state ON txn(state);
+
+-- A cache, not history (schema 3): the stat each installed file had after the last commit.
+CREATE TABLE IF NOT EXISTS stat_cache (
+  path        TEXT PRIMARY KEY,
+  size        INTEGER NOT NULL,
+  mtime_ms    REAL NOT NULL,
+  ctime_ms    REAL NOT NULL,
+  ino         INTEGER NOT NULL,
+  sha256      TEXT NOT NULL
+);
 
 -- One row per change of a txn's or ops' state, appended (never updated) in the same SQLite
 -- transaction as the change it records. The state columns of txn and op are the latest value;

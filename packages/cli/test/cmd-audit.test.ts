@@ -42,7 +42,7 @@ test('verify --journal: exit 0 and the chain head when intact', async () => {
   const j = runCli(['verify', '--target', w.target, '--journal', '--json']);
   assert.is(j.code, 0, show(j));
   const o = json(j);
-  assert.equal([o.ok, o.intact, o.problems, o.schemaVersion], [true, true, [], 2]);
+  assert.equal([o.ok, o.intact, o.problems, o.schemaVersion], [true, true, [], 3]);
 });
 
 test('verify --journal: exit 5 naming the record after a sqlite3 shell edit; --json lists the problems', async () => {
@@ -121,7 +121,7 @@ test('a schema-1 journal: audit commands read it without migrating; verify --jou
   assert.match(before.stdout, /^unverifiable: the journal has schema version 1, which predates the hash chain/);
   const rec = runCli(['recover', '--target', target]);
   assert.is(rec.code, 0, show(rec));
-  assert.is(sqlite3(journal, 'PRAGMA user_version'), '2');
+  assert.is(sqlite3(journal, 'PRAGMA user_version'), '3');
   const after = runCli(['verify', '--journal', '--target', target]);
   assert.is(after.code, 0, show(after));
   assert.match(after.stdout, /^note: transactions 1, 2, 3 predate schema 2 and were chained by its migration/m);
@@ -134,7 +134,7 @@ test('a journal of a newer schema: every command refuses it with exit 2 and a cl
   for (const args of [['log'], ['status'], ['verify'], ['verify', '--journal'], ['recover']]) {
     const r = runCli([...args, '--target', w.target]);
     assert.is(r.code, 2, `${args.join(' ')}: ${show(r)}`);
-    assert.match(r.stderr, /E_JOURNAL_SCHEMA: journal .* has schema version 99; this codemate-txn \(schema 2\) cannot read or write it/);
+    assert.match(r.stderr, /E_JOURNAL_SCHEMA: journal .* has schema version 99; this codemate-txn \(schema \d+\) cannot read or write it/);
     assert.match(r.stderr, /what to do: .*newer codemate-txn/);
   }
   assert.ok(fs.readFileSync(w.journal).equals(bytes));

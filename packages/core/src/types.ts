@@ -65,7 +65,7 @@ export interface InstalledFile {
 /** What lstat (and, for files, a hash) says is at a path. */
 export type DiskState =
   | { type: 'absent' }
-  | { type: 'file'; size: number; mode: number; sha256?: string; ino: number; mtimeMs: number }
+  | { type: 'file'; size: number; mode: number; sha256?: string; ino: number; mtimeMs: number; ctimeMs: number }
   | { type: 'symlink'; target: string }
   | { type: 'dir'; mode: number }
   | { type: 'other' };

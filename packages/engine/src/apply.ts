@@ -27,7 +27,7 @@ import {
   type TxnKind,
 } from '@codemate-txn/core';
 import { DEFAULT_PRESERVE, makePreserveMatcher } from '@codemate-txn/manifest';
-import { Journal, type OpIntent, type PlannedFile } from '@codemate-txn/journal';
+import { Journal, type OpIntent, type PlannedFile, type StatCacheRow } from '@codemate-txn/journal';
 import { openForWrite } from './open.js';
 import { computePlan, isEmptyPlan, scanTarget, type Plan } from '@codemate-txn/plan';
 import { defaultContext, type EngineContext } from './context.js';
@@ -79,7 +79,9 @@ export interface ApplyResult {
   backupDir: string | null;
   warnings: string[];
   /** What it cost: filesystem mutations, fsyncs (file and directory), durable journal commits. */
-  stats: { mutations: number; fileFsyncs: number; dirFsyncs: number; journalCommits: number };
+  stats: { mutations: number; fileFsyncs: number; dirFsyncs: number; syncfs: number; journalCommits: number };
+  /** Files whose content was hashed to compare, and those known unchanged from the stat cache. */
+  hashed: { hashed: number; fromStatCache: number };
 }
 
 export interface DryRunResult {
@@ -230,6 +232,25 @@ function checkSameFilesystem(layout: TargetLayout): void {
       hint: 'install into a directory below the mount point (e.g. --target <mount>/app), so staging and backup land on the same filesystem',
       details: { targetDev: tdev, parentDev: pdev },
     });
+  }
+}
+
+/**
+ * After a commit: remember each installed file's stat with its (verified) hash, so the next update
+ * need not rehash files that did not change. A cache: failures only cost a rehash next time.
+ */
+function saveStatCache(j: Journal, target: string, plan: Plan): void {
+  const rows = new Map<string, StatCacheRow>();
+  try {
+    for (const pe of plan.entries) {
+      if (!pe.managed || pe.entry.type !== 'file') continue;
+      const st = fsNode.lstatSync(under(target, pe.path), { throwIfNoEntry: false });
+      if (!st || !st.isFile() || st.size !== pe.entry.size) continue;
+      rows.set(pe.path, { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, sha256: pe.entry.sha256 });
+    }
+    j.saveStatCache(rows);
+  } catch {
+    // a cache: the next update rehashes
   }
 }
 
@@ -431,14 +452,15 @@ async function applyLocked(
     ok: true, txnId: null, kind: d.kind, app: m.app, fromVersion: d.fromVersion, toVersion: m.version, target: layout.target,
     counts: { ...ZERO_COUNTS }, bytesStaged: 0, filesStaged: 0,
     durationsMs: { plan: 0, stage: 0, apply: 0, cleanup: 0, total: 0 },
-    recovered, cleanupPending: false, backupDir: null, warnings: [], stats: ctx.fs.stats,
+    recovered, cleanupPending: false, backupDir: null, warnings: [], stats: ctx.fs.stats, hashed: { hashed: 0, fromStatCache: 0 },
   };
   if (d.kind === 'noop') {
     result.durationsMs.total = Date.now() - t0;
     return result;
   }
   const installed = d.fromVersion === null ? [] : j.installedFiles();
-  const scan = await scanTarget(ctx.fs, layout.target, m, installed, ctx.concurrency);
+  const scan = await scanTarget(ctx.fs, layout.target, m, installed, ctx.concurrency, j.statCache());
+  result.hashed = { hashed: scan.hashed, fromStatCache: scan.cached };
   const preserve = preserveFor(loaded, opts.preserve);
   const plan = computePlan({ manifest: m, installedVersion: d.fromVersion, installed, scan, preserve, kind: d.kind });
   result.counts = plan.counts;
@@ -538,6 +560,7 @@ async function applyLocked(
       result.cleanupPending = true;
       result.warnings.push(`updated to ${m.version}, but cleanup failed (${errorMessage(e)}); the next codemate-txn run finishes it`);
     }
+    saveStatCache(j, layout.target, plan);
     result.durationsMs.cleanup = Date.now() - tApply;
     result.durationsMs.total = Date.now() - t0;
     return result;

@@ -254,4 +254,20 @@ test('fresh install of a nested dir entry whose parent is implicit stages the pa
   assert.ok(fs.statSync(path.join(target, 'logs', 'b')).isDirectory());
 });
 
+test('stat cache: an update does not rehash files unchanged since the last commit, and does rehash a file whose stat changed', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l1, { target }, ctxWith());
+  // Same size, mtime put back: only ctime and the bytes tell. It must be rehashed and replaced.
+  const p = path.join(target, 'src/a.js');
+  const st = fs.statSync(p);
+  fs.writeFileSync(p, 'zz\n');
+  fs.utimesSync(p, st.atime, st.mtime);
+  const res = await apply(r.l2, { target }, ctxWith());
+  assert.ok(res.hashed.fromStatCache >= 5, `from cache: ${res.hashed.fromStatCache}`);
+  assert.is(res.hashed.hashed, 1, 'only the file whose stat changed was hashed');
+  assert.is(fs.readFileSync(p, 'utf8'), 'a1\n', 'the tampered file was detected and replaced');
+});
+
 test.run();

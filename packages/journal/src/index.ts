@@ -10,6 +10,7 @@ export type {
   TxnBegin,
   TxnRecord,
   PlannedFile,
+  StatCacheRow,
 } from './journal.js';
 export { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 export type { ChainReport, ChainProblem, ChainProblemKind, ChainCheckOptions } from './verify-chain.js';

@@ -81,6 +81,14 @@ export interface TxnRecord extends TxnBegin {
   hash: string | null;
 }
 
+export interface StatCacheRow {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  sha256: string;
+}
+
 export interface PlannedFile {
   path: string;
   type: EntryType;
@@ -522,6 +530,24 @@ export class Journal {
       action: r.action as string,
       managed: r.managed === 1,
     }));
+  }
+
+  /** The stat cache (schema 3): path → the stat and content hash it had after the last commit. */
+  statCache(): Map<string, StatCacheRow> {
+    const out = new Map<string, StatCacheRow>();
+    for (const r of this.db.prepare('SELECT * FROM stat_cache').all() as Row[]) {
+      out.set(r.path as string, { size: r.size as number, mtimeMs: r.mtime_ms as number, ctimeMs: r.ctime_ms as number, ino: r.ino as number, sha256: r.sha256 as string });
+    }
+    return out;
+  }
+
+  /** Replaces the stat cache (one commit; a cache, so no crash point of its own matters). */
+  saveStatCache(rows: ReadonlyMap<string, StatCacheRow>): void {
+    this.commit('stat cache', () => {
+      this.db.prepare('DELETE FROM stat_cache').run();
+      const ins = this.db.prepare('INSERT INTO stat_cache (path, size, mtime_ms, ctime_ms, ino, sha256) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const [p, r] of rows) ins.run(p, r.size, r.mtimeMs, r.ctimeMs, r.ino, r.sha256);
+    });
   }
 
   installedFiles(): InstalledFile[] {

@@ -6,13 +6,14 @@
 import type Database from 'better-sqlite3';
 import { TxnError } from '@codemate-txn/core';
 import { CHAINED_COLUMNS, ChainWriter, type ChainTable, type SqlValue } from './chain.js';
-import { EVENT_AND_HEAD_SQL, SCHEMA_SQL, SCHEMA_VERSION, TRIGGERS_SQL, VIEWS_SQL } from './schema.js';
+import { EVENT_AND_HEAD_SQL, SCHEMA_SQL, SCHEMA_VERSION, STAT_CACHE_SQL, TRIGGERS_SQL, VIEWS_SQL } from './schema.js';
 
 type Row = Record<string, unknown>;
 
 /** MIGRATIONS[n] takes a journal from version n to n+1, inside the caller's SQLite transaction. */
 export const MIGRATIONS: Readonly<Record<number, (db: Database.Database) => void>> = {
   1: migrate1to2,
+  2: (db) => db.exec(STAT_CACHE_SQL),
 };
 
 /**

@@ -7,7 +7,7 @@
  * The parts are exported for the migration (which must create the very same views and triggers).
  */
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The chain's starting point: the "previous hash" of record 1. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -146,6 +146,22 @@ CREATE VIEW IF NOT EXISTS file_history AS
     AND NOT EXISTS (SELECT 1 FROM planned_file AS p WHERE p.txn_id = t.id AND p.path = b.path);
 `;
 
+/**
+ * Schema 3: the stat cache. Not history and not chained: a cache of "a file with this stat had
+ * this content", so an update does not rehash unchanged files. Content is compared whenever the
+ * stat differs (ctime changes on every write, chmod or rename, and cannot be set by users).
+ */
+export const STAT_CACHE_SQL = `-- A cache, not history (schema 3): the stat each installed file had after the last commit.
+CREATE TABLE IF NOT EXISTS stat_cache (
+  path        TEXT PRIMARY KEY,
+  size        INTEGER NOT NULL,
+  mtime_ms    REAL NOT NULL,
+  ctime_ms    REAL NOT NULL,
+  ino         INTEGER NOT NULL,
+  sha256      TEXT NOT NULL
+);
+`;
+
 export const SCHEMA_SQL = `-- codemate-txn journal schema (PRAGMA user_version = ${SCHEMA_VERSION}).
 -- Tables are the engine's; the views at the end are the stable audit interface (DESIGN §8).
 -- Times are ISO-8601 UTC text. History is append-only: rows of finished transactions never change.
@@ -244,6 +260,7 @@ CREATE TABLE IF NOT EXISTS installed (
 
 CREATE INDEX IF NOT EXISTS txn_state ON txn(state);
 
+${STAT_CACHE_SQL}
 ${EVENT_AND_HEAD_SQL}
 ${TRIGGERS_SQL}
 ${VIEWS_SQL}`;

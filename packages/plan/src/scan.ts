@@ -20,7 +20,7 @@ function stateOf(fs: TxnFs, abs: string): DiskState {
   if (st === undefined) return { type: 'absent' };
   if (st.isSymbolicLink()) return { type: 'symlink', target: fs.readlink(abs) };
   if (st.isDirectory()) return { type: 'dir', mode: st.mode & 0o7777 };
-  if (st.isFile()) return { type: 'file', size: st.size, mode: st.mode & 0o7777, ino: st.ino, mtimeMs: st.mtimeMs };
+  if (st.isFile()) return { type: 'file', size: st.size, mode: st.mode & 0o7777, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
   return { type: 'other' };
 }
 
@@ -35,17 +35,27 @@ async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): 
   await Promise.all(workers);
 }
 
+/** What a file's stat was when its content had this hash (the journal's stat cache). */
+export interface CachedStat {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  sha256: string;
+}
+
 export async function scanTarget(
   fs: TxnFs,
   target: string,
   manifest: Manifest,
   installed: readonly InstalledFile[],
   concurrency = 8,
-): Promise<TargetScan> {
+  statCache?: ReadonlyMap<string, CachedStat>,
+): Promise<TargetScan & { hashed: number; cached: number }> {
   const root = stateOf(fs, target);
   const states = new Map<string, DiskState>();
   const children = new Map<string, string[]>();
-  if (root.type !== 'dir') return { root, states, children };
+  if (root.type !== 'dir') return { root, states, children, hashed: 0, cached: 0 };
 
   // Walk top-down so nothing below a symlink or a non-directory is ever looked at through it.
   const look = (rel: string): DiskState => {
@@ -66,9 +76,19 @@ export async function scanTarget(
   };
 
   const toHash: Array<{ rel: string; state: DiskState & { type: 'file' } }> = [];
+  let cached = 0;
   for (const e of manifest.files) {
     const s = look(e.path);
-    if (e.type === 'file' && s.type === 'file' && s.size === e.size) toHash.push({ rel: e.path, state: s });
+    if (e.type === 'file' && s.type === 'file' && s.size === e.size) {
+      // Unchanged since the last commit (same size, mtime, ctime, inode): its hash is known.
+      const c = statCache?.get(e.path);
+      if (c && c.size === s.size && c.mtimeMs === s.mtimeMs && c.ctimeMs === s.ctimeMs && c.ino === s.ino) {
+        s.sha256 = c.sha256;
+        cached++;
+      } else {
+        toHash.push({ rel: e.path, state: s });
+      }
+    }
   }
   for (const f of installed) {
     const s = look(f.path);
@@ -81,5 +101,5 @@ export async function scanTarget(
   await pool(toHash, workers, async ({ rel, state }) => {
     state.sha256 = (await hashFile(path.join(target, ...rel.split('/')), state.size)).sha256;
   });
-  return { root, states, children };
+  return { root, states, children, hashed: toHash.length, cached };
 }
