@@ -270,4 +270,14 @@ test('stat cache: an update does not rehash files unchanged since the last commi
   assert.is(fs.readFileSync(p, 'utf8'), 'a1\n', 'the tampered file was detected and replaced');
 });
 
+test('case-only rename between versions (Readme.md → README.md) ends with exactly the new name', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root, { 'Readme.md': 'old readme\n', 'a.txt': 'a' }, { 'README.md': 'new readme\n', 'a.txt': 'a' });
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l1, { target }, ctxWith());
+  await apply(r.l2, { target }, ctxWith());
+  assert.equal(fs.readdirSync(target).sort(), ['.codemate-version', 'README.md', 'a.txt']);
+  assert.is(fs.readFileSync(path.join(target, 'README.md'), 'utf8'), 'new readme\n');
+});
+
 test.run();

@@ -122,6 +122,12 @@ export function computePlan(input: PlanInput): Plan {
 
   // 1. Paths the old version installed that the new one lacks are removed (unless preserved now).
   const removed: string[] = [];
+  // On a case-insensitive disk a case-only rename (Readme.md → README.md) is one file under two
+  // names: the old name is backed up once, as the replaced file, and never removed separately
+  // (removing it would take the new name with it).
+  const folded = new Map<string, string>();
+  for (const e of manifest.files) folded.set(foldCase(e.path), e.path);
+  const aliasOf = new Map<string, string>();
   if (!freshRoot) {
     for (const f of input.installed) {
       if (manifestPaths.has(f.path) || neededDirs.has(f.path)) continue;
@@ -129,6 +135,13 @@ export function computePlan(input: PlanInput): Plan {
       if (s.type === 'absent') continue;
       if (isPreservedPath(f.path, isDirLike(s))) continue;
       if (f.type === 'dir' || s.type === 'dir') continue; // directories go once emptied (below)
+      const twin = folded.get(foldCase(f.path));
+      const ts = twin === undefined ? undefined : state(twin);
+      if (twin !== undefined && s.type === 'file' && ts?.type === 'file' && ts.ino === s.ino) {
+        aliasOf.set(twin, f.path);
+        backup(f.path, 'replace');
+        continue;
+      }
       removed.push(f.path);
       backup(f.path, 'remove');
       counts.removed++;
@@ -217,7 +230,7 @@ export function computePlan(input: PlanInput): Plan {
             });
           }
           backup(e.path, 'type-change');
-        } else if (s.type !== 'absent') {
+        } else if (s.type !== 'absent' && !aliasOf.has(e.path)) {
           backup(e.path, installed.has(e.path) ? 'replace' : 'collision');
         }
         action = s.type === 'absent' ? 'install' : 'replace';
@@ -300,6 +313,10 @@ export function computePlan(input: PlanInput): Plan {
     counts,
     bytesToStage,
   };
+}
+
+function foldCase(p: string): string {
+  return p.normalize('NFC').toLowerCase();
 }
 
 function depth(p: string): number {
