@@ -280,4 +280,16 @@ test('case-only rename between versions (Readme.md → README.md) ends with exac
   assert.is(fs.readFileSync(path.join(target, 'README.md'), 'utf8'), 'new readme\n');
 });
 
+test('large files (streamed copy, over the small-file limit) install byte for byte', async () => {
+  const root = tempDir();
+  const big = Buffer.alloc(3 * 1024 * 1024 + 17);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+  const r = await makeReleases(root, { 'big.bin': big, 'a.txt': 'a' }, { 'big.bin': Buffer.concat([big, Buffer.from('x')]), 'a.txt': 'a' });
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l1, { target }, ctxWith());
+  assert.ok(fs.readFileSync(path.join(target, 'big.bin')).equals(big));
+  await apply(r.l2, { target }, ctxWith());
+  assert.is(fs.statSync(path.join(target, 'big.bin')).size, big.length + 1);
+});
+
 test.run();

@@ -33,6 +33,15 @@ const CHUNK = 1 << 20;
 /** Files up to this size are copied whole and synchronously. */
 const SMALL_FILE = 256 * 1024;
 
+async function* readChunks(input: fs.promises.FileHandle): AsyncGenerator<Buffer> {
+  for (;;) {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    const { bytesRead } = await input.read(buf, 0, CHUNK, null);
+    if (bytesRead === 0) return;
+    yield buf.subarray(0, bytesRead);
+  }
+}
+
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
@@ -160,32 +169,7 @@ export class TxnFs {
     return this.mutateAsync('write', dst, async () => {
       const input = await fs.promises.open(src, 'r');
       try {
-        const out = await fs.promises.open(dst, 'wx', opts.mode);
-        try {
-          const h = createHash('sha256');
-          const buf = Buffer.allocUnsafe(CHUNK);
-          let size = 0;
-          for (;;) {
-            const { bytesRead } = await input.read(buf, 0, CHUNK, null);
-            if (bytesRead === 0) break;
-            size += bytesRead;
-            if (size > opts.maxSize) {
-              return { size, sha256: '' };
-            }
-            const chunk = buf.subarray(0, bytesRead);
-            h.update(chunk);
-            let off = 0;
-            while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
-          }
-          await out.chmod(opts.mode);
-          if (opts.sync !== false) {
-            await out.sync();
-            this.stats.fileFsyncs++;
-          }
-          return { size, sha256: h.digest('hex') };
-        } finally {
-          await out.close();
-        }
+        return await this.writeChunks(dst, readChunks(input), opts);
       } finally {
         await input.close();
       }
@@ -234,28 +218,31 @@ export class TxnFs {
    * the total exceeds maxSize; fchmod, fsync, close.
    */
   async streamIn(dst: string, chunks: AsyncIterable<Buffer>, opts: CopyOptions): Promise<WriteResult> {
-    return this.mutateAsync('write', dst, async () => {
-      const out = await fs.promises.open(dst, 'wx', opts.mode);
-      try {
-        const h = createHash('sha256');
-        let size = 0;
-        for await (const chunk of chunks) {
-          size += chunk.length;
-          if (size > opts.maxSize) return { size, sha256: '' };
-          h.update(chunk);
-          let off = 0;
-          while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
-        }
-        await out.chmod(opts.mode);
-        if (opts.sync !== false) {
-          await out.sync();
-          this.stats.fileFsyncs++;
-        }
-        return { size, sha256: h.digest('hex') };
-      } finally {
-        await out.close();
+    return this.mutateAsync('write', dst, () => this.writeChunks(dst, chunks, opts));
+  }
+
+  /** Exclusive create, write while hashing (stop past maxSize), fchmod, fsync unless deferred, close. */
+  private async writeChunks(dst: string, chunks: AsyncIterable<Buffer>, opts: CopyOptions): Promise<WriteResult> {
+    const out = await fs.promises.open(dst, 'wx', opts.mode);
+    try {
+      const h = createHash('sha256');
+      let size = 0;
+      for await (const chunk of chunks) {
+        size += chunk.length;
+        if (size > opts.maxSize) return { size, sha256: '' };
+        h.update(chunk);
+        let off = 0;
+        while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
       }
-    });
+      await out.chmod(opts.mode);
+      if (opts.sync !== false) {
+        await out.sync();
+        this.stats.fileFsyncs++;
+      }
+      return { size, sha256: h.digest('hex') };
+    } finally {
+      await out.close();
+    }
   }
 
   /** Removes a tree without following symlinks; every unlink and rmdir is its own mutation. */
