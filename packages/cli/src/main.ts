@@ -72,8 +72,10 @@ export async function main(argv: string[], rt?: Partial<Runtime>): Promise<numbe
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.addHelpText('after', `
 Exit codes: 0 ok · 1 failed and rolled back (target unchanged) · 2 bad input or usage (nothing touched)
-            3 an interrupted transaction needs 'recover' · 4 locked by another process · 5 verify found drift
-            70 internal error or rollback incomplete (run 'codemate-txn recover')`);
+            3 an interrupted transaction needs 'recover' · 4 locked by another process
+            5 verify found drift (or, with verify --journal, a tampered journal)
+            70 internal error or rollback incomplete (run 'codemate-txn recover')
+            130/143 SIGINT/SIGTERM: rolled back first`);
 
   applyCommand(program, runtime);
   recoverCommand(program, runtime);
@@ -85,7 +87,7 @@ Exit codes: 0 ok · 1 failed and rolled back (target unchanged) · 2 bad input o
     // Deferred: the engine rolls back at its next step, then we exit with the signal's status.
     if (sig === undefined) {
       sig = s;
-      process.stderr.write(`codemate-txn: ${s} received; rolling back the current transaction…\n`);
+      process.stderr.write(`codemate-txn: ${s} received; stopping: the current transaction rolls back unless it already reached its commit point…\n`);
     }
   };
   const installSignals = rt?.signal === undefined;
@@ -112,6 +114,12 @@ Exit codes: 0 ok · 1 failed and rolled back (target unchanged) · 2 bad input o
 }
 
 export function run(): void {
+  // A reader that went away (| head) is not an error of ours: stop writing, keep our exit code.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (e: unknown) => { process.exitCode = reportError({ json: false, quiet: false }, e); },

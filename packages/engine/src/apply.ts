@@ -31,7 +31,7 @@ import { Journal, type OpIntent, type PlannedFile, type StatCacheRow } from '@co
 import { openForWrite } from './open.js';
 import { computePlan, isEmptyPlan, scanTarget, type Plan } from '@codemate-txn/plan';
 import { defaultContext, type EngineContext } from './context.js';
-import { runSteps, type Step } from './steps.js';
+import { checkInterrupted, runSteps, yieldToEventLoop, type Step } from './steps.js';
 import { stageSteps, stagedPathOf } from './stage.js';
 import { undoTxn } from './undo.js';
 import { installedByTxn, preserveFingerprint } from './fingerprint.js';
@@ -545,6 +545,10 @@ async function applyLocked(
         }
       },
     }], { phase: 'apply' });
+
+    // A signal that arrived during the last steps still rolls back: this is the last chance.
+    await yieldToEventLoop();
+    checkInterrupted(ctx);
 
     // Commit point.
     j.commitTxn(txnId);

@@ -33,6 +33,14 @@ export function touchedDirs(intent: OpIntent): string[] {
   return out;
 }
 
+/**
+ * Lets the event loop run (signal handlers are macrotasks): long runs of synchronous file
+ * operations would otherwise never see a SIGINT until the phase ended.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export function checkInterrupted(ctx: EngineContext): void {
   const sig = ctx.interrupted?.();
   if (sig) {
@@ -73,12 +81,18 @@ export async function runSteps(
   const files: string[] = [];
   const allSeqs: number[] = [];
   for (let i = 0; i < steps.length; i += batchSize) {
-    if (!opts.uninterruptible) checkInterrupted(ctx);
+    if (!opts.uninterruptible) {
+      await yieldToEventLoop();
+      checkInterrupted(ctx);
+    }
     const batch = steps.slice(i, i + batchSize);
     const seqs = j.addOps(txnId, batch.map((s) => s.intent), `${opts.phase} intents`);
     allSeqs.push(...seqs);
     const runOne = async (k: number): Promise<void> => {
-      if (!opts.uninterruptible && k % 64 === 63) checkInterrupted(ctx);
+      if (!opts.uninterruptible && k % 32 === 31) {
+        await yieldToEventLoop();
+        checkInterrupted(ctx);
+      }
       const s = batch[k]!;
       try {
         await s.run();

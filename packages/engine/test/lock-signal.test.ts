@@ -135,4 +135,21 @@ for (const [sig, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
   });
 }
 
+test('SIGINT during an install of many small files (synchronous copies) still rolls back: exit 130', async () => {
+  const root = tempDir('sigsmall-');
+  const tree: Record<string, string> = {};
+  for (let i = 0; i < 3000; i++) tree[`d${i % 30}/f${i}.txt`] = `file ${i}\n`;
+  const m = await makeRelease(path.join(root, 'rel'), { app: 'acc', version: '1.0.0', tree });
+  const target = path.join(root, 'inst', 'app');
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const child = spawnCli(['apply', m, '--target', target]);
+  const done = cliResult(child);
+  await waitFor(() => fs.existsSync(path.join(root, 'inst', 'app.staging', 'd0')), 20_000);
+  child.kill('SIGINT');
+  const r = await done;
+  assert.is(r.code, 130, r.stderr);
+  assert.not.ok(fs.existsSync(target), 'the target was never created');
+  assert.equal(fs.readdirSync(path.dirname(target)).sort(), ['app.journal.db', 'app.journal.db.lock', 'app.journal.db.lock.holder']);
+});
+
 test.run();
