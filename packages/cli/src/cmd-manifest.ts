@@ -1,5 +1,6 @@
 /** manifest build. */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { TxnError } from '@codemate-txn/core';
 import { buildManifest, serializeManifest } from '@codemate-txn/manifest';
@@ -21,7 +22,9 @@ export function manifestBuildCommand(program: Command, rt: Runtime): void {
         if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
           throw new TxnError('E_USAGE', `manifest build: expected a release directory, found ${fs.existsSync(dir) ? 'a non-directory' : 'nothing'} at ${dir}`);
         }
-        const manifest = await buildManifest(dir, { app: String(o.app), version: String(o.version), source: String(o.source) });
+        // The manifest being written (and its signature) never lists itself, however often it is built.
+        const out = typeof o.output === 'string' ? path.resolve(o.output) : undefined;
+        const manifest = await buildManifest(dir, { app: String(o.app), version: String(o.version), source: String(o.source), exclude: out ? [out, `${out}.sig`] : [] });
         const text = serializeManifest(manifest);
         if (typeof o.output === 'string') fs.writeFileSync(o.output, text);
         else process.stdout.write(text);

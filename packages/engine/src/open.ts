@@ -6,6 +6,22 @@ import type { EngineContext } from './context.js';
 
 /** Opens the journal (creating the target's parent for it) and takes the target's lock. */
 export function openForWrite(layout: TargetLayout, ctx: EngineContext, waitSeconds = 0, command = 'apply'): { j: Journal; lock: Lock } {
+  // A target that is a file or a symlink is refused before anything (journal, lock) is created.
+  let tst: fsNode.Stats | undefined;
+  try {
+    tst = fsNode.lstatSync(layout.target, { throwIfNoEntry: false });
+  } catch (e: unknown) {
+    throw new TxnError('E_TARGET_INVALID', `cannot use ${layout.target} as the target: expected its parent to be a directory, found ${errorMessage(e)}`, {
+      hint: 'check --target: its parent must be a writable directory',
+      cause: e,
+    });
+  }
+  if (tst && !tst.isDirectory()) {
+    throw new TxnError('E_TARGET_INVALID', `the target ${layout.target} exists and is ${tst.isSymbolicLink() ? 'a symlink' : 'not a directory'}; expected a directory or nothing`, {
+      hint: 'point --target at a directory (not a symlink to one), or move what is there; nothing was changed',
+      details: { target: layout.target },
+    });
+  }
   const parent = path.dirname(layout.journal);
   try {
     fsNode.mkdirSync(parent, { recursive: true });

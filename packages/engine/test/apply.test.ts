@@ -292,4 +292,23 @@ test('large files (streamed copy, over the small-file limit) install byte for by
   assert.is(fs.statSync(path.join(target, 'big.bin')).size, big.length + 1);
 });
 
+test('a target that is a file or a symlink is refused (exit 2) naming it, and no journal or lock is created beside it', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const dir = path.join(root, 'inst');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'file'), 'x');
+  fs.symlinkSync(root, path.join(dir, 'link'));
+  for (const name of ['file', 'link']) {
+    try {
+      await apply(r.l1, { target: path.join(dir, name) }, ctxWith());
+      assert.unreachable();
+    } catch (e: unknown) {
+      assert.is((e as { code: string }).code, 'E_TARGET_INVALID');
+      assert.match((e as Error).message, path.join(dir, name));
+    }
+  }
+  assert.equal(fs.readdirSync(dir).sort(), ['file', 'link']);
+});
+
 test.run();

@@ -17,6 +17,8 @@ export interface BuildOptions {
   /** Where apply will fetch the bytes from. Default "./files". */
   source?: string;
   preserve?: string[];
+  /** Absolute paths inside the tree to leave out (the manifest being written, its .sig). */
+  exclude?: string[];
 }
 
 interface PendingFile {
@@ -41,7 +43,8 @@ export async function buildManifest(dir: string, opts: BuildOptions): Promise<Ma
   }
   const entries: ManifestEntry[] = [];
   const pending: PendingFile[] = [];
-  await walk(root, '', entries, pending);
+  const exclude = new Set((opts.exclude ?? []).map((p) => path.resolve(p)));
+  await walk(root, '', entries, pending, exclude);
   await hashAll(pending, entries);
 
   // Byte order of the UTF-8 path: what `sort` and other languages produce, unlike UTF-16 order.
@@ -65,7 +68,7 @@ export async function buildManifest(dir: string, opts: BuildOptions): Promise<Ma
   });
 }
 
-async function walk(absDir: string, relDir: string, entries: ManifestEntry[], pending: PendingFile[]): Promise<void> {
+async function walk(absDir: string, relDir: string, entries: ManifestEntry[], pending: PendingFile[], exclude: ReadonlySet<string>): Promise<void> {
   const names = await fsCall(() => fs.promises.readdir(absDir, { encoding: 'buffer' }), absDir, 'readdir');
   if (names.length === 0 && relDir !== '') {
     const st = await fsCall(() => fs.promises.lstat(absDir), absDir, 'lstat');
@@ -83,8 +86,16 @@ async function walk(absDir: string, relDir: string, entries: ManifestEntry[], pe
       });
     }
     const abs = path.join(absDir, name);
-    // Manifest paths are NFC (DESIGN §9); a tree made on macOS may hold NFD names.
-    const rel = relDir === '' ? name.normalize('NFC') : `${relDir}/${name.normalize('NFC')}`;
+    if (exclude.has(abs)) continue;
+    // Manifest paths are NFC (DESIGN §9). A name that is not NFC on disk could not be fetched at
+    // source/<path> (Linux does not normalise names): refuse it, naming the file.
+    if (name.normalize('NFC') !== name) {
+      throw new TxnError('E_USAGE', `manifest build: file names must be in Unicode NFC, found a decomposed (NFD) name at ${quote(abs)}`, {
+        hint: `rename it to its NFC form (${JSON.stringify(name.normalize('NFC'))}), e.g. with convmv --nfc, then build again`,
+        details: { path: abs },
+      });
+    }
+    const rel = relDir === '' ? name : `${relDir}/${name}`;
     const st = await fsCall(() => fs.promises.lstat(abs), abs, 'lstat');
     if (st.isFile()) {
       pending.push({ abs, rel });
@@ -92,7 +103,7 @@ async function walk(absDir: string, relDir: string, entries: ManifestEntry[], pe
       const target = await fsCall(() => fs.promises.readlink(abs), abs, 'readlink');
       entries.push({ type: 'symlink', path: rel, target });
     } else if (st.isDirectory()) {
-      await walk(abs, rel, entries, pending);
+      await walk(abs, rel, entries, pending, exclude);
     } else {
       throw new TxnError('E_USAGE', `manifest build: a release may hold only files, symlinks and directories, found ${describeType(st)} at ${quote(abs)}`, {
         hint: 'remove it from the release tree',

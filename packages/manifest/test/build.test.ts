@@ -84,10 +84,18 @@ test('buildManifest: options source and preserve', async () => {
   assert.equal(m.preserve, ['data/']);
 });
 
-test('buildManifest: NFD names on disk become NFC paths', async () => {
+test('buildManifest: an NFD name on disk is refused, naming the file (its bytes could not be found at the NFC path)', async () => {
   const root = tree({ 'cafe\u0301.txt': 'x' });
-  const m = await buildManifest(root, { app: 'demo', version: '1.0.0' });
-  assert.is(m.files[0]?.path, 'caf\u00e9.txt');
+  const e = await refusal(buildManifest(root, { app: 'demo', version: '1.0.0' }));
+  assert.is(e.code, 'E_USAGE');
+  assert.match(e.message, /NFC/);
+  assert.match(e.message, /cafe\u0301\.txt/);
+});
+
+test('buildManifest: excluded paths (the manifest being written) are left out', async () => {
+  const root = tree({ 'a.txt': 'a', 'manifest.json': '{}' });
+  const m = await buildManifest(root, { app: 'demo', version: '1.0.0', exclude: [path.join(root, 'manifest.json')] });
+  assert.equal(m.files.map((f) => f.path), ['a.txt']);
 });
 
 test('buildManifest: a symlink escaping the tree is refused', async () => {

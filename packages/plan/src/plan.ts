@@ -83,7 +83,7 @@ export function computePlan(input: PlanInput): Plan {
   const state = (rel: string): DiskState => scan.states.get(rel) ?? { type: 'absent' };
   const freshRoot = scan.root.type === 'absent';
   if (scan.root.type !== 'absent' && scan.root.type !== 'dir') {
-    throw new TxnError('E_TARGET_INVALID', `target exists and is ${scan.root.type === 'symlink' ? 'a symlink' : 'not a directory'}; expected a directory or nothing`, {
+    throw new TxnError('E_TARGET_INVALID', `the target exists and is ${scan.root.type === 'symlink' ? 'a symlink' : 'not a directory'}; expected a directory or nothing`, {
       hint: 'point --target at a directory (not a symlink to one), or move what is there',
     });
   }
