@@ -461,7 +461,11 @@ async function applyLocked(
   const installed = d.fromVersion === null ? [] : j.installedFiles();
   const scan = await scanTarget(ctx.fs, layout.target, m, installed, ctx.concurrency, j.statCache());
   result.hashed = { hashed: scan.hashed, fromStatCache: scan.cached };
-  const preserve = preserveFor(loaded, opts.preserve);
+  // Paths that were preserved the last time are the user's from then on, even if the pattern
+  // that preserved them (a --preserve flag) is not given again.
+  const userOwned = d.fromVersion === null ? new Set<string>() : j.userOwnedPaths();
+  const base = preserveFor(loaded, opts.preserve);
+  const preserve = { isPreserved: (rel: string, isDir: boolean) => base.isPreserved(rel, isDir) || userOwned.has(rel) };
   const plan = computePlan({ manifest: m, installedVersion: d.fromVersion, installed, scan, preserve, kind: d.kind });
   result.counts = plan.counts;
   const tPlan = Date.now();
@@ -472,13 +476,17 @@ async function applyLocked(
     return result;
   }
 
+  // Files the engine never installed that were in the way are backed up and replaced (DESIGN §4);
+  // their backup is kept, mirrored, and named in a warning: they may be someone's work.
+  const collisions = plan.backups.filter((b) => b.reason === 'collision').map((b) => b.path);
+  const keepBackup = opts.keepBackup === true || collisions.length > 0;
   checkSameFilesystem(layout);
   checkFreeSpace(layout, plan);
   const backupDir = chooseBackupDir(layout, d.fromVersion);
   const txnId = j.beginTxn(
     {
       kind: d.kind as TxnKind, app: m.app, fromVersion: d.fromVersion, toVersion: m.version, target: layout.target,
-      stagingDir: layout.staging, backupDir, keepBackup: opts.keepBackup === true, manifestSha256: loaded.sha256,
+      stagingDir: layout.staging, backupDir, keepBackup, manifestSha256: loaded.sha256,
       manifestSource: loaded.location, pid: ctx.pid, host: ctx.host, user: ctx.user, toolVersion: ctx.toolVersion,
     },
     plannedFiles(plan),
@@ -529,7 +537,7 @@ async function applyLocked(
     // Apply.
     j.setState(txnId, 'applying');
     // All apply intents in one commit: recover --forward needs the whole plan or nothing.
-    await runSteps(j, ctx, txnId, applySteps(ctx, layout, plan, backupDir, opts.keepBackup === true, (rel) => stagedPathOf(stageInput, rel)), { phase: 'apply', batchSize: Number.MAX_SAFE_INTEGER });
+    await runSteps(j, ctx, txnId, applySteps(ctx, layout, plan, backupDir, keepBackup, (rel) => stagedPathOf(stageInput, rel)), { phase: 'apply', batchSize: Number.MAX_SAFE_INTEGER });
     ctx.fs.fsyncDir(layout.parent);
 
     // The preserved files must be exactly as they were: the engine's own proof it never touched them.
@@ -560,6 +568,10 @@ async function applyLocked(
     try {
       const kept = await cleanupTxn(j, ctx, txnId);
       if (kept) result.backupDir = kept;
+      if (kept && collisions.length > 0) {
+        const shown = collisions.slice(0, 10).join(', ') + (collisions.length > 10 ? `, … (${collisions.length - 10} more)` : '');
+        result.warnings.push(`${collisions.length} file(s) the engine did not install were in the way and were replaced; they are kept in ${path.join(kept, 'original')}: ${shown}`);
+      }
     } catch (e: unknown) {
       result.cleanupPending = true;
       result.warnings.push(`updated to ${m.version}, but cleanup failed (${errorMessage(e)}); the next codemate-txn run finishes it`);

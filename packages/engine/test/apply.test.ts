@@ -45,7 +45,26 @@ test('fresh install into an existing dir holding user data: placed file by file,
   assert.is(inodeOf(path.join(target, 'user_data/db.sqlite')), ino);
   assert.is(files['index.js'], 'module.exports = 1\n');
   assert.equal(snapNoVersion(target).filter((l) => !l.includes('user_data')), snap(path.join(root, 'rel-1', 'files')));
-  assert.equal(siblings(target), ['app', 'app.journal.db', 'app.journal.db.lock', 'app.journal.db.lock.holder']);
+  // The unmanaged file that was in the way is someone's work: its backup is kept and named.
+  assert.equal(siblings(target), ['app', 'app.journal.db', 'app.journal.db.lock', 'app.journal.db.lock.holder', 'backup_staging']);
+  assert.is(fs.readFileSync(path.join(root, 'inst', 'backup_staging', 'app', 'backup_staging_initial', 'original', 'index.js'), 'utf8'), 'unmanaged old file');
+  assert.match(res.warnings.join('\n'), /1 file\(s\) the engine did not install were in the way and were replaced; they are kept in .*backup_staging_initial\/original: index\.js/);
+});
+
+test('a file kept once with --preserve stays the user\'s in later updates without the flag', async () => {
+  const root = tempDir();
+  const v1 = { 'a.txt': 'a1', 'conf/settings.json': 'tmpl 1' };
+  const r = await makeReleases(root, v1, { 'a.txt': 'a2', 'conf/settings.json': 'tmpl 2' });
+  const r3 = await makeReleases(path.join(root, 'v3'), v1, { 'a.txt': 'a3', 'conf/settings.json': 'tmpl 3' });
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l1, { target }, ctxWith());
+  fs.writeFileSync(path.join(target, 'conf/settings.json'), 'MINE');
+  await apply(r.l2, { target, preserve: ['conf/settings.json'] }, ctxWith());
+  assert.is(fs.readFileSync(path.join(target, 'conf/settings.json'), 'utf8'), 'MINE');
+  const res = await apply({ ...r3.l2, manifest: { ...r3.l2.manifest, version: '3.0.0' } }, { target }, ctxWith());
+  assert.is(res.counts.preserved, 1);
+  assert.is(fs.readFileSync(path.join(target, 'conf/settings.json'), 'utf8'), 'MINE');
+  assert.is(fs.readFileSync(path.join(target, 'a.txt'), 'utf8'), 'a3');
 });
 
 test('update: replace, add, remove, mode change, symlink retarget, empty dirs; user files untouched', async () => {

@@ -91,7 +91,7 @@ test('op_log: rows for each transaction, seq 1..n, ISO times; a done txn has onl
     assert.equal(ops.map((r) => r.seq), ops.map((_, i) => i + 1), `txn ${id}: seq runs 1..n`);
     for (const o of ops) {
       assert.match(String(o.at), ISO_UTC);
-      assert.ok(['mkdir', 'write', 'rename', 'chmod', 'rmdir', 'rmtree', 'symlink', 'unlink'].includes(String(o.kind)), `op kind ${o.kind}`);
+      assert.ok(['mkdir', 'write', 'rename', 'chmod', 'rmdir', 'rmtree', 'symlink', 'unlink', 'fingerprint'].includes(String(o.kind)), `op kind ${o.kind}`);
     }
   }
   const states = (id: number) => [...new Set(rows.filter((r) => r.txn_id === id).map((r) => r.state))].sort();

@@ -550,6 +550,20 @@ export class Journal {
     });
   }
 
+  /**
+   * Paths the last committed transaction left to the user (preserved: installed only if absent,
+   * or left alone): they stay the user's in later transactions.
+   */
+  userOwnedPaths(): Set<string> {
+    const rows = this.db
+      .prepare(
+        `SELECT path FROM planned_file WHERE managed = 0 AND txn_id =
+           (SELECT id FROM txn WHERE state IN ('committed', 'done') ORDER BY id DESC LIMIT 1)`,
+      )
+      .all() as Row[];
+    return new Set(rows.map((r) => r.path as string));
+  }
+
   installedFiles(): InstalledFile[] {
     return (this.stmt('SELECT * FROM installed ORDER BY path').all() as Row[]).map((r) => ({
       path: r.path as string,
