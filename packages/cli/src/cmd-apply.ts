@@ -74,7 +74,7 @@ function describeApply(r: ApplyResult): string {
   const lines = [
     `${verb} at ${r.target} (transaction ${r.txnId})`,
     `  ${c.installed} installed, ${c.replaced} replaced, ${c.removed} removed, ${c.unchanged} unchanged, ${c.chmod} mode changes, ${c.preserved} preserved`,
-    `  ${r.filesStaged} files (${formatBytes(r.bytesStaged)}) staged; took ${formatMs(r.durationsMs.total)}`,
+    `  ${r.filesStaged} ${r.filesStaged === 1 ? 'file' : 'files'} (${formatBytes(r.bytesStaged)}) staged; took ${formatMs(r.durationsMs.total)}`,
   ];
   if (r.backupDir) lines.push(`  backup kept at ${r.backupDir}`);
   return lines.join('\n');

@@ -1,4 +1,6 @@
 /** status, log, show, verify: thin over @codemate-txn/audit (read-only). */
+import * as path from 'node:path';
+import { Journal } from '@codemate-txn/journal';
 import type { Command } from 'commander';
 import { TxnError, EXIT } from '@codemate-txn/core';
 import {
@@ -89,7 +91,9 @@ export function auditCommands(program: Command, rt: Runtime): void {
           if (!r.intact) rt.setExit(EXIT.drift);
           return;
         }
-        const r = await verify({ target: mode.target, journal: mode.journal, preserve: o.preserve as string[] });
+        // A journal named without a target: check the target that journal records, not ~/.codemate.
+        const target = typeof o.target !== 'string' && mode.journal ? recordedTarget(mode.journal) ?? mode.target : mode.target;
+        const r = await verify({ target, journal: mode.journal, preserve: o.preserve as string[] });
         if (mode.json) printJson({ ok: r.clean, ...r });
         else say(mode, formatVerify(r));
         if (!r.clean) rt.setExit(EXIT.drift);
@@ -97,4 +101,18 @@ export function auditCommands(program: Command, rt: Runtime): void {
         rt.setExit(reportError(mode, e));
       }
     });
+}
+
+/** The target the journal's latest transaction recorded, if any. */
+function recordedTarget(journal: string): string | undefined {
+  try {
+    const j = Journal.open(path.resolve(journal), { readonly: true });
+    try {
+      return j.lastTxn()?.target;
+    } finally {
+      j.close();
+    }
+  } catch {
+    return undefined;
+  }
 }

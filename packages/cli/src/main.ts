@@ -69,7 +69,8 @@ export async function main(argv: string[], rt?: Partial<Runtime>): Promise<numbe
     .showHelpAfterError('(run codemate-txn --help for usage)')
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // With --json, usage errors are one JSON object on stdout too (printed below), not commander's text.
+    .configureOutput({ writeErr: (s) => { if (!argv.includes('--json')) process.stderr.write(s); } });
   program.addHelpText('after', `
 Exit codes: 0 ok · 1 failed and rolled back (target unchanged) · 2 bad input or usage (nothing touched)
             3 an interrupted transaction needs 'recover' · 4 locked by another process
@@ -100,6 +101,9 @@ Exit codes: 0 ok · 1 failed and rolled back (target unchanged) · 2 bad input o
   } catch (e: unknown) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      if (argv.includes('--json')) {
+        reportError({ json: true, quiet: false }, new TxnError('E_USAGE', e.message.replace(/^error: /, ''), { hint: 'run codemate-txn --help for usage' }));
+      }
       return EXIT.badInput;
     }
     exitCode = reportError({ json: argv.includes('--json'), quiet: false }, e);

@@ -294,4 +294,23 @@ test('show of a transaction that does not exist → exit 2', async () => {
   assert.match(r.stderr, /99/);
 });
 
+test('verify --journal FILE (a copied journal, no --target) checks the target that journal records, not ~/.codemate', async () => {
+  const w = await installed();
+  const copy = path.join(w.work, 'copy.journal.db');
+  fs.copyFileSync(path.join(w.parent, 'app.journal.db'), copy);
+  const r = runCli(['verify', '--journal', copy], { env: { HOME: path.join(w.work, 'nohome') } });
+  assert.is(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, w.target);
+});
+
+test('output piped into a reader that goes away (| head) is no crash: no EPIPE stack trace', async () => {
+  const w = await installed();
+  const r = runCli(['log', '--target', w.target, '--jsonl']);
+  assert.is(r.code, 0);
+  const { spawnSync } = await import('node:child_process');
+  const p = spawnSync('bash', ['-c', `"${process.execPath}" "${path.resolve(__dirname, '..', 'bin', 'codemate-txn.js')}" show 1 --target "${w.target}" | head -c 1 >/dev/null; echo "rc=\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+  assert.not.match(p.stderr, /EPIPE/);
+  assert.match(p.stdout, /rc=0/);
+});
+
 test.run();

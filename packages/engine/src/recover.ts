@@ -83,24 +83,31 @@ export async function cleanupTxn(j: Journal, ctx: EngineContext, txnId: number, 
   return txn.keepBackup && txn.backupDir ? txn.backupDir : null;
 }
 
-/** Forward recovery is possible when every place op's bytes are where they should be and verify. */
-async function canRollForward(ctx: EngineContext, ops: OpRecord[]): Promise<boolean> {
+/**
+ * Forward recovery is possible when the whole plan was journaled and every place op's bytes are
+ * where they should be and verify. Returns why not, for the report.
+ */
+async function whyNotForward(ctx: EngineContext, ops: OpRecord[]): Promise<string | undefined> {
   // The apply intents are journaled in one commit ending with the version file (or the root
   // rename): without that last op the plan is not all there, and only undo is safe.
-  if (!ops.some((o) => o.phase === 'apply' && (o.action === 'version' || o.action === 'place-root'))) return false;
+  if (!ops.some((o) => o.phase === 'apply' && (o.action === 'version' || o.action === 'place-root'))) {
+    return 'the interrupted run had not journaled its apply plan yet';
+  }
   for (const op of ops) {
     if (op.phase !== 'apply' || op.kind !== 'rename' || !op.src || !op.dst) continue;
     const atSrc = exists(ctx, op.src);
     const atDst = exists(ctx, op.dst);
-    if (!atSrc && !atDst) return false;
+    if (!atSrc && !atDst) return `"${op.path}" is neither staged (${op.src}) nor in place (${op.dst})`;
     if (op.ftype === 'file' && op.sha256) {
       const where = atSrc ? op.src : op.dst;
       // A backup op's dst is the backup; only place ops carry the new sha256.
       const h = await hashFile(where).catch(() => undefined);
-      if (!h || h.sha256 !== op.sha256 || h.size !== op.size) return false;
+      if (!h || h.sha256 !== op.sha256 || h.size !== op.size) {
+        return `the staged "${op.path}" (${where}) does not verify: expected ${op.size} bytes with sha256 ${op.sha256}, found ${h ? `${h.size} bytes with sha256 ${h.sha256}` : 'nothing readable'}`;
+      }
     }
   }
-  return true;
+  return undefined;
 }
 
 /**
@@ -133,17 +140,24 @@ async function recoverOne(j: Journal, ctx: EngineContext, txn: TxnRecord, forwar
     await cleanupTxn(j, ctx, txn.id, by);
     return { ...base, action: 'finished-cleanup', end: 'done', notes: [] };
   }
-  if (forward && txn.state === 'applying' && (await canRollForward(ctx, j.ops(txn.id)))) {
-    await rollForward(j, ctx, txn);
-    await cleanupTxn(j, ctx, txn.id, by);
-    return { ...base, action: 'rolled-forward', end: 'done', notes: [] };
+  const forwardNotes: string[] = [];
+  if (forward && txn.state === 'applying') {
+    const why = await whyNotForward(ctx, j.ops(txn.id));
+    if (why === undefined) {
+      await rollForward(j, ctx, txn);
+      await cleanupTxn(j, ctx, txn.id, by);
+      return { ...base, action: 'rolled-forward', end: 'done', notes: [] };
+    }
+    forwardNotes.push(`could not roll forward, so rolled back instead: ${why}`);
+  } else if (forward) {
+    forwardNotes.push(`--forward applies only to a transaction interrupted while applying; this one was in '${txn.state}'`);
   }
   if (txn.state !== 'rolling_back') {
     j.setState(txn.id, 'rolling_back', { error: `interrupted in state ${txn.state}; recovered by ${by}`, errorCode: 'E_INTERRUPTED', recoveredBy: by });
   }
   const { notes } = await undoTxn(j, ctx, txn.id);
   j.setState(txn.id, 'rolled_back', { recoveredBy: by });
-  return { ...base, action: 'rolled-back', end: 'rolled_back', notes };
+  return { ...base, action: 'rolled-back', end: 'rolled_back', notes: [...forwardNotes, ...notes] };
 }
 
 /**

@@ -187,6 +187,7 @@ test('recover --forward when a staged file is gone falls back to undo: the old v
   const r = runCli(['recover', '--forward', '--target', targetOf(s), '--json']);
   assert.is(r.code, 0, r.stderr);
   assert.is(JSON.parse(r.stdout).recovered[0].action, 'rolled-back');
+  assert.match(JSON.parse(r.stdout).recovered[0].notes[0], /could not roll forward, so rolled back instead: /);
   assert.equal(check(s, ref, r).which, 'old');
 });
 

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { apply } from '@codemate-txn/engine';
-import { tempDir, cleanupTemps, makeTree } from '@codemate-txn/testkit';
+import { tempDir, cleanupTemps, makeTree, runCli } from '@codemate-txn/testkit';
 import { ctxWith, makeReleases, snap, TREE_V1, TREE_V2, USER_FILES } from './helpers.js';
 
 const mounts: string[] = [];
@@ -144,6 +144,25 @@ test('a target that is a mount point is refused before anything changes (EXDEV w
   }
   assert.equal(fs.readdirSync(mnt), []);
   assert.not.ok(fs.existsSync(path.join(root, 'mnt.staging')));
+});
+
+test('audit commands read a journal on a read-only filesystem (status, log, verify exit 0)', async () => {
+  const root = tempDir('roaudit-');
+  const mnt = path.join(root, 'mnt');
+  const why = mountTmpfs(mnt, 'size=4m');
+  if (why) { console.log(`  skipped: ${why}`); return; }
+  const r = await makeReleases(root);
+  const target = path.join(mnt, 'app');
+  await apply(r.l1, { target }, ctxWith());
+  remount(mnt, 'ro');
+  try {
+    for (const args of [['status'], ['log'], ['verify'], ['show', '1'], ['verify', '--journal']]) {
+      const res = runCli([...args, '--target', target]);
+      assert.is(res.code, 0, `${args.join(' ')}: ${res.stderr}`);
+    }
+  } finally {
+    remount(mnt, 'rw');
+  }
 });
 
 test.run();

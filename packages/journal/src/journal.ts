@@ -9,6 +9,8 @@
  */
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
 import { TxnError, type InstalledFile, type TxnKind, type TxnState, type EntryType } from '@codemate-txn/core';
 import { GENESIS_HASH, SCHEMA_VERSION } from './schema.js';
 import { migrate, newerSchema } from './migrate.js';
@@ -215,8 +217,23 @@ export class Journal {
           hint: 'nothing has been installed at this target yet, or pass --journal PATH',
         });
       }
-      const db = new Database(path, { readonly: true, fileMustExist: true });
+      let db = new Database(path, { readonly: true, fileMustExist: true });
+      let snapshotDir: string | undefined;
+      try {
+        db.prepare('SELECT count(*) FROM sqlite_master').get();
+      } catch (e: unknown) {
+        // A WAL journal on a read-only filesystem: SQLite cannot create the -shm it needs even to
+        // read. Nothing can be writing it there, so a private copy is an exact snapshot.
+        if (!String((e as { code?: string }).code ?? '').startsWith('SQLITE_CANTOPEN')) throw e;
+        db.close();
+        snapshotDir = fs.mkdtempSync(nodePath.join(os.tmpdir(), 'codemate-journal-'));
+        const copy = nodePath.join(snapshotDir, 'journal.db');
+        fs.copyFileSync(path, copy);
+        if (fs.existsSync(`${path}-wal`)) fs.copyFileSync(`${path}-wal`, `${copy}-wal`);
+        db = new Database(copy, { readonly: true, fileMustExist: true });
+      }
       const j = new Journal(path, db, opts);
+      j.snapshotDir = snapshotDir;
       j.checkVersion();
       return j;
     }
@@ -253,8 +270,12 @@ export class Journal {
     return this.db.pragma('user_version', { simple: true }) as number;
   }
 
+  /** A private copy this reader opened (journal on a read-only filesystem); removed on close. */
+  private snapshotDir: string | undefined;
+
   close(): void {
     this.db.close();
+    if (this.snapshotDir) fs.rmSync(this.snapshotDir, { recursive: true, force: true });
   }
 
   private stamp(): string {
