@@ -15,7 +15,7 @@ import { TxnError, type InstalledFile, type TxnKind, type TxnState, type EntryTy
 import { GENESIS_HASH, SCHEMA_VERSION } from './schema.js';
 import { migrate, newerSchema } from './migrate.js';
 import { CHAIN_TABLES, CHAINED_COLUMNS, ChainWriter, sqlValue, type ChainTable, type SqlValue } from './chain.js';
-import { nextInstalledSet } from './installed-set.js';
+import { nextInstalledSet, type PlannedRow } from './installed-set.js';
 import { verifyChain, type ChainCheckOptions, type ChainReport } from './verify-chain.js';
 
 export type OpPhase = 'stage' | 'apply' | 'cleanup' | 'undo' | 'redo';
@@ -91,16 +91,8 @@ export interface StatCacheRow {
   sha256: string;
 }
 
-export interface PlannedFile {
-  path: string;
-  type: EntryType;
-  sha256: string | null;
-  size: number | null;
-  mode: number | null;
-  linkTarget: string | null;
-  action: string;
-  managed: boolean;
-}
+/** One path of the installed set a transaction will leave (planned_file). */
+export type PlannedFile = PlannedRow;
 
 export interface JournalOptions {
   readonly?: boolean;
@@ -117,6 +109,18 @@ export interface JournalOptions {
 }
 
 type Row = Record<string, unknown>;
+
+/** The columns planned_file and installed share: what a path is. */
+function entryFacts(r: Row): { path: string; type: EntryType; sha256: string | null; size: number | null; mode: number | null; linkTarget: string | null } {
+  return {
+    path: r.path as string,
+    type: r.type as EntryType,
+    sha256: (r.sha256 as string | null) ?? null,
+    size: (r.size as number | null) ?? null,
+    mode: (r.mode as number | null) ?? null,
+    linkTarget: (r.link_target as string | null) ?? null,
+  };
+}
 
 function toTxn(r: Row): TxnRecord {
   return {
@@ -542,12 +546,7 @@ export class Journal {
 
   plannedFiles(txnId: number): PlannedFile[] {
     return (this.stmt('SELECT * FROM planned_file WHERE txn_id = ? ORDER BY path').all(txnId) as Row[]).map((r) => ({
-      path: r.path as string,
-      type: r.type as EntryType,
-      sha256: (r.sha256 as string | null) ?? null,
-      size: (r.size as number | null) ?? null,
-      mode: (r.mode as number | null) ?? null,
-      linkTarget: (r.link_target as string | null) ?? null,
+      ...entryFacts(r),
       action: r.action as string,
       managed: r.managed === 1,
     }));
@@ -587,12 +586,7 @@ export class Journal {
 
   installedFiles(): InstalledFile[] {
     return (this.stmt('SELECT * FROM installed ORDER BY path').all() as Row[]).map((r) => ({
-      path: r.path as string,
-      type: r.type as EntryType,
-      sha256: (r.sha256 as string | null) ?? null,
-      size: (r.size as number | null) ?? null,
-      mode: (r.mode as number | null) ?? null,
-      linkTarget: (r.link_target as string | null) ?? null,
+      ...entryFacts(r),
       version: r.version as string,
     }));
   }
