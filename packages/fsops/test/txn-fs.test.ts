@@ -1,0 +1,76 @@
+/** The filesystem seam: never-replacing rename, bounded retry of transient errors, fault injection. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { TxnFs, faultConfigFromEnv } from '@codemate-txn/fsops';
+
+const dirs: string[] = [];
+const tmp = (): string => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'fsops-'));
+  dirs.push(d);
+  return d;
+};
+test.after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+test('rename never replaces an existing destination (EEXIST), so no bug can clobber a file', () => {
+  const d = tmp();
+  fs.writeFileSync(path.join(d, 'a'), 'a');
+  fs.writeFileSync(path.join(d, 'b'), 'b');
+  const tfs = new TxnFs();
+  assert.throws(() => tfs.rename(path.join(d, 'a'), path.join(d, 'b')), /EEXIST/);
+  assert.is(fs.readFileSync(path.join(d, 'b'), 'utf8'), 'b');
+});
+
+test('rename retries a real EBUSY a bounded number of times with backoff, then fails', () => {
+  const d = tmp();
+  const mnt = path.join(d, 'mnt');
+  fs.mkdirSync(mnt);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'pipe' });
+  } catch {
+    console.log('  skipped: needs root and mount (renaming a mount point is a real, lasting EBUSY)');
+    return;
+  }
+  try {
+    const tfs = new TxnFs();
+    const t0 = Date.now();
+    assert.throws(() => tfs.rename(mnt, path.join(d, 'moved')), /EBUSY/);
+    assert.is(tfs.retries, 4, 'four retries');
+    assert.ok(Date.now() - t0 >= 10 + 30 + 90 + 270, 'with backoff between them');
+  } finally {
+    execFileSync('umount', [mnt]);
+  }
+});
+
+test('CODEMATE_TXN_FAIL_AT fails exactly the Nth mutation with that errno, every retry of it included', () => {
+  const d = tmp();
+  const tfs = new TxnFs(faultConfigFromEnv({ CODEMATE_TXN_FAIL_AT: '2:EBUSY' }));
+  tfs.mkdir(path.join(d, 'one'), 0o755);
+  assert.throws(() => tfs.mkdir(path.join(d, 'two'), 0o755), (e: NodeJS.ErrnoException) => e.code === 'EBUSY' && e.syscall === 'mkdir');
+  assert.not.ok(fs.existsSync(path.join(d, 'two')), 'the failed mutation did nothing');
+  tfs.mkdir(path.join(d, 'three'), 0o755);
+  assert.ok(fs.existsSync(path.join(d, 'three')));
+});
+
+test('crash points are reported before and after each mutation, numbered', () => {
+  const d = tmp();
+  const out = path.join(d, 'points.txt');
+  const tfs = new TxnFs({ crashpointsOut: out });
+  tfs.mkdir(path.join(d, 'x'), 0o700);
+  tfs.point('journal commit');
+  const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
+  assert.equal(lines, [`1\tbefore mkdir ${path.join(d, 'x')}`, `2\tafter mkdir ${path.join(d, 'x')}`, '3\tjournal commit']);
+  assert.is(fs.statSync(path.join(d, 'x')).mode & 0o777, 0o700, 'exact mode, umask or not');
+});
+
+test('bad fault variables are refused with a clear message', () => {
+  assert.throws(() => faultConfigFromEnv({ CODEMATE_TXN_CRASH_AT: 'soon' }), /positive integer/);
+  assert.throws(() => faultConfigFromEnv({ CODEMATE_TXN_FAIL_AT: 'ENOSPC' }), /N:CODE/);
+});
+
+test.run();
