@@ -11,6 +11,8 @@ export interface TargetLayout {
   name: string;
   /** <parent>/<name>.staging */
   staging: string;
+  /** <parent>/<name>.staging.resume: verified downloads an interrupted apply left for the next one. */
+  stagingResume: string;
   /** <parent>/backup_staging */
   backupRoot: string;
   /** <parent>/backup_staging/<name> */
@@ -31,6 +33,7 @@ export function targetLayout(target: string, journal?: string): TargetLayout {
     parent,
     name,
     staging: path.join(parent, `${name}.staging`),
+    stagingResume: path.join(parent, `${name}.staging.resume`),
     backupRoot: path.join(parent, 'backup_staging'),
     backupApp: path.join(parent, 'backup_staging', name),
     journal: journalPath,

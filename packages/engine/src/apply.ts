@@ -27,6 +27,7 @@ import {
   type TxnKind,
 } from '@codemate-txn/core';
 import { DEFAULT_PRESERVE, makePreserveMatcher } from '@codemate-txn/manifest';
+import { hashFile } from '@codemate-txn/fsops';
 import { Journal, type OpIntent, type PlannedFile, type StatCacheRow } from '@codemate-txn/journal';
 import { openForWrite } from './open.js';
 import { computePlan, isEmptyPlan, scanTarget, type Plan } from '@codemate-txn/plan';
@@ -35,7 +36,7 @@ import { checkInterrupted, runSteps, yieldToEventLoop, type Step } from './steps
 import { stageSteps, stagedPathOf } from './stage.js';
 import { undoTxn } from './undo.js';
 import { installedByTxn, preserveFingerprint } from './fingerprint.js';
-import { cleanupTxn, recoverPending, type RecoverSummary } from './recover.js';
+import { cleanupTxn, recoverPending, resumeDirFor, type RecoverSummary } from './recover.js';
 
 export interface ApplyOptions {
   target: string;
@@ -82,6 +83,8 @@ export interface ApplyResult {
   stats: { mutations: number; fileFsyncs: number; dirFsyncs: number; syncfs: number; journalCommits: number };
   /** Files whose content was hashed to compare, and those known unchanged from the stat cache. */
   hashed: { hashed: number; fromStatCache: number };
+  /** Files taken from the downloads an interrupted apply kept, instead of downloading them again. */
+  resumed: number;
 }
 
 export interface DryRunResult {
@@ -140,6 +143,27 @@ function freshRootDirs(files: readonly ManifestEntry[]): Array<{ path: string; m
     if (e.type === 'dir') dirs.set(e.path, e.mode);
   }
   return [...dirs.entries()].map(([p, mode]) => ({ path: p, mode }));
+}
+
+/**
+ * Downloads an interrupted apply kept in <name>.staging.resume (see undo: keep-for-resume), each
+ * verified again by hash now: sha256 → file. Only files that verify are offered.
+ */
+async function resumableDownloads(j: Journal, layout: TargetLayout): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (!targetExists(layout.stagingResume)) return out;
+  for (const t of j.listTxns({ state: 'rolled_back', limit: 5 })) {
+    const ops = j.ops(t.id);
+    if (!ops.some((o) => o.action === 'keep-for-resume' && o.dst === layout.stagingResume)) continue;
+    for (const o of ops) {
+      if (o.phase !== 'stage' || o.kind !== 'write' || !o.sha256 || !o.dst || !/^https?:/.test(o.src ?? '')) continue;
+      const kept = path.join(layout.stagingResume, path.relative(t.stagingDir, o.dst));
+      const h = await hashFile(kept).catch(() => undefined);
+      if (h && h.sha256 === o.sha256 && h.size === o.size) out.set(o.sha256, kept);
+    }
+    break;
+  }
+  return out;
 }
 
 /** Ancestors of dir (itself included) that do not exist, outermost first. */
@@ -452,7 +476,7 @@ async function applyLocked(
     ok: true, txnId: null, kind: d.kind, app: m.app, fromVersion: d.fromVersion, toVersion: m.version, target: layout.target,
     counts: { ...ZERO_COUNTS }, bytesStaged: 0, filesStaged: 0,
     durationsMs: { plan: 0, stage: 0, apply: 0, cleanup: 0, total: 0 },
-    recovered, cleanupPending: false, backupDir: null, warnings: [], stats: ctx.fs.stats, hashed: { hashed: 0, fromStatCache: 0 },
+    recovered, cleanupPending: false, backupDir: null, warnings: [], stats: ctx.fs.stats, hashed: { hashed: 0, fromStatCache: 0 }, resumed: 0,
   };
   if (d.kind === 'noop') {
     result.durationsMs.total = Date.now() - t0;
@@ -505,8 +529,11 @@ async function applyLocked(
     }
     const flatNames = plan.freshRoot ? undefined : new Map(plan.stage.map((e, i) => [e.path, String(i + 1).padStart(7, '0')]));
     const stageInput = { staging: layout.staging, flatNames };
+    const resume = await resumableDownloads(j, layout);
+    result.resumed = resume.size;
     const sSteps = stageSteps(ctx, {
       flatNames,
+      resume,
       staging: layout.staging,
       sourceBase: loaded.sourceBase,
       entries: plan.stage,
@@ -529,6 +556,12 @@ async function applyLocked(
     };
     await runSteps(j, ctx, txnId, [fpStep, ...pre, ...parents, ...sSteps.filter(isDirStep)], { phase: 'stage', batchSize: 4096 });
     await runSteps(j, ctx, txnId, sSteps.filter((s) => !isDirStep(s)), { phase: 'stage', parallel: ctx.concurrency ?? 8, batchSize: 4096 });
+    if (targetExists(layout.stagingResume)) {
+      await runSteps(j, ctx, txnId, [{
+        intent: { phase: 'stage', kind: 'rmtree', action: 'remove-resume', path: '', dst: layout.stagingResume, undo: 'none' },
+        run: () => ctx.fs.rmTree(layout.stagingResume),
+      }], { phase: 'stage' });
+    }
     result.filesStaged = plan.stage.length;
     result.bytesStaged = plan.bytesToStage;
     const tStage = Date.now();
@@ -592,8 +625,11 @@ async function rollback(j: Journal, ctx: EngineContext, txnId: number, first: un
     ? first
     : new TxnError('E_FS', `${errorMessage(first)}`, { cause: first, details: { errno: (first as { code?: string }).code } });
   try {
+    const t = j.getTxn(txnId)!;
+    // Interrupted by a signal while downloading: keep the verified downloads for the next apply.
+    const resumeDir = err.code === 'E_SIGNAL' ? resumeDirFor(j, txnId, t.state, t.stagingDir) : undefined;
     j.setState(txnId, 'rolling_back', { error: err.message, errorCode: err.code });
-    await undoTxn(j, ctx, txnId);
+    await undoTxn(j, ctx, txnId, { resumeDir });
     j.setState(txnId, 'rolled_back');
   } catch (e2: unknown) {
     return new TxnError('E_ROLLBACK_INCOMPLETE', `${err.message}; then rollback failed too: ${errorMessage(e2)}`, {

@@ -8,6 +8,7 @@
  *
  * Every step is journaled and idempotent: a crash during recovery and a second recovery end the same.
  */
+import * as fsNode from 'node:fs';
 import * as path from 'node:path';
 import { TxnError, errorMessage, targetLayout, type TargetLayout, type TxnState } from '@codemate-txn/core';
 import { hashFile } from '@codemate-txn/fsops';
@@ -134,6 +135,17 @@ async function rollForward(j: Journal, ctx: EngineContext, txn: TxnRecord): Prom
   j.commitTxn(txn.id);
 }
 
+/**
+ * Where an apply interrupted while downloading keeps its verified downloads (issue 4: resumable
+ * staging): only for a transaction still staging, and only when something was downloaded.
+ */
+export function resumeDirFor(j: Journal, txnId: number, state: string, stagingDir: string): string | undefined {
+  if (state !== 'staging') return undefined;
+  // Ops are marked done only at the end of the phase: what counts is a download on disk.
+  const downloaded = j.ops(txnId).some((o) => o.phase === 'stage' && o.kind === 'write' && /^https?:/.test(o.src ?? '') && o.dst !== null && fsNode.existsSync(o.dst));
+  return downloaded ? `${stagingDir}.resume` : undefined;
+}
+
 async function recoverOne(j: Journal, ctx: EngineContext, txn: TxnRecord, forward: boolean, by: string): Promise<RecoverSummary> {
   const base = { txnId: txn.id, found: txn.state, fromVersion: txn.fromVersion, toVersion: txn.toVersion };
   if (txn.state === 'committed') {
@@ -155,7 +167,7 @@ async function recoverOne(j: Journal, ctx: EngineContext, txn: TxnRecord, forwar
   if (txn.state !== 'rolling_back') {
     j.setState(txn.id, 'rolling_back', { error: `interrupted in state ${txn.state}; recovered by ${by}`, errorCode: 'E_INTERRUPTED', recoveredBy: by });
   }
-  const { notes } = await undoTxn(j, ctx, txn.id);
+  const { notes } = await undoTxn(j, ctx, txn.id, { resumeDir: resumeDirFor(j, txn.id, txn.state, txn.stagingDir) });
   j.setState(txn.id, 'rolled_back', { recoveredBy: by });
   return { ...base, action: 'rolled-back', end: 'rolled_back', notes: [...forwardNotes, ...notes] };
 }

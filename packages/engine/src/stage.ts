@@ -97,6 +97,8 @@ export interface StagePlanInput {
    * so no directory tree is made, fsynced and removed again. Absent: staging mirrors the target.
    */
   flatNames?: ReadonlyMap<string, string>;
+  /** Verified downloads an interrupted apply kept: sha256 → local file. Used instead of downloading. */
+  resume?: ReadonlyMap<string, string>;
 }
 
 /** Where an entry is staged. */
@@ -147,7 +149,9 @@ function fileSteps(ctx: EngineContext, input: StagePlanInput): Step[] {
       const intent: OpIntent = { phase: 'stage', kind: 'symlink', action: 'stage', path: e.path, dst, ftype: 'symlink', linkTarget: e.target, undo: 'none' };
       out.push({ intent, run: () => fs.symlink(e.target, dst) });
     } else if (e.type === 'file') {
-      const src = sources.get(e)!;
+      let src = sources.get(e)!;
+      const kept = src.kind === 'http' ? input.resume?.get(e.sha256) : undefined;
+      if (kept !== undefined) src = { kind: 'local', path: kept };
       const srcText = src.kind === 'http' ? src.url : src.path;
       const intent: OpIntent = { phase: 'stage', kind: 'write', action: 'stage', path: e.path, src: srcText, dst, ftype: 'file', size: e.size, sha256: e.sha256, mode: e.mode, undo: 'none' };
       const run = src.kind === 'http' ? () => stageDownload(ctx, e, src.url, dst, progress!) : () => stageCopy(ctx, e, src.path, dst);

@@ -16,7 +16,7 @@ import type { Journal, OpIntent, OpRecord } from '@codemate-txn/journal';
 import type { EngineContext } from './context.js';
 import { touchedDirs, type Step } from './steps.js';
 
-function undoStep(ctx: EngineContext, op: OpRecord, notes: string[]): Step | undefined {
+function undoStep(ctx: EngineContext, op: OpRecord, notes: string[], resumeDir?: string): Step | undefined {
   const fs = ctx.fs;
   const base = { phase: 'undo' as const, path: op.path, refSeq: op.seq, undo: 'none' as const, ftype: op.ftype };
   switch (op.undo) {
@@ -55,6 +55,18 @@ function undoStep(ctx: EngineContext, op: OpRecord, notes: string[]): Step | und
     }
     case 'rmtree': {
       if (!op.dst || fs.lstat(op.dst) === undefined) return undefined;
+      if (resumeDir !== undefined && op.action === 'staging-root') {
+        // Interrupted while downloading: keep the verified downloads for the next apply (it
+        // re-verifies each by hash before use, and removes the rest).
+        const intent: OpIntent = { ...base, kind: 'rename', action: 'keep-for-resume', src: op.dst, dst: resumeDir };
+        return {
+          intent,
+          run: () => {
+            fs.rmTree(resumeDir);
+            fs.rename(op.dst!, resumeDir);
+          },
+        };
+      }
       const intent: OpIntent = { ...base, kind: 'rmtree', action: 'undo-mkdir', dst: op.dst };
       return { intent, run: () => fs.rmTree(op.dst!) };
     }
@@ -81,7 +93,7 @@ function undoStep(ctx: EngineContext, op: OpRecord, notes: string[]): Step | und
  * independent when no path of one equals or contains a path of another. An op touching a path
  * already in the batch, and every rmdir/rmtree, starts a new batch.
  */
-export async function undoTxn(j: Journal, ctx: EngineContext, txnId: number): Promise<{ undone: number; notes: string[] }> {
+export async function undoTxn(j: Journal, ctx: EngineContext, txnId: number, opts: { resumeDir?: string } = {}): Promise<{ undone: number; notes: string[] }> {
   const ops = j.ops(txnId).filter((o) => (o.phase === 'stage' || o.phase === 'apply' || o.phase === 'redo') && o.state !== 'undone' && o.state !== 'skipped');
   const notes: string[] = [];
   let undone = 0;
@@ -124,7 +136,7 @@ export async function undoTxn(j: Journal, ctx: EngineContext, txnId: number): Pr
     const paths = [op.src, op.dst].filter((p): p is string => p !== null);
     const solo = op.undo === 'rmdir' || op.undo === 'rmtree';
     if (solo || paths.some(related) || paths.some((p) => [...batchPaths].some((b) => b.startsWith(p + path.sep)))) await flush();
-    const step = undoStep(ctx, op, notes);
+    const step = undoStep(ctx, op, notes, opts.resumeDir);
     if (!step) {
       if (op.state === 'pending') settledNever.push(op.seq);
       else if (op.state === 'done') settledRan.push(op.seq);

@@ -216,6 +216,10 @@ test('an interrupt during a download rolls back with E_SIGNAL', async () => {
   const e = await failure(apply(l2, { target }, ctx));
   assert.is(e.code, 'E_SIGNAL');
   assert.equal(snap(target), before);
+  // Interrupted while downloading: the verified downloads are kept for the next apply (resumable
+  // staging), which removes them.
+  assert.equal(siblings(target).filter((n) => n !== 'app.staging.resume'), CLEAN_SIBLINGS);
+  await apply(l2, { target }, httpCtx());
   assert.equal(siblings(target), CLEAN_SIBLINGS);
 });
 
