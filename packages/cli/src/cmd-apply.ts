@@ -69,7 +69,7 @@ function installedVersionOf(mode: CommonOptions): string | null {
 
 function describeApply(r: ApplyResult): string {
   const c = r.counts;
-  if (r.kind === 'noop') return `${r.app} ${r.toVersion} is already installed at ${r.target}; nothing to do`;
+  if (r.kind === 'noop') return `${r.app} ${r.toVersion} is already installed at ${r.target}; nothing to do (codemate-txn verify shows drift; --repair re-applies drifted files)`;
   const verb = r.kind === 'install' ? `installed ${r.app} ${r.toVersion}` : r.kind === 'repair' ? `repaired ${r.app} ${r.toVersion}` : `${r.kind === 'downgrade' ? 'downgraded' : 'updated'} ${r.app} ${r.fromVersion} → ${r.toVersion}`;
   const lines = [
     `${verb} at ${r.target} (transaction ${r.txnId})`,
