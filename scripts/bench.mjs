@@ -194,13 +194,13 @@ const lines = [
   `${new Date().toISOString()} · ${os.cpus().length} cores · node ${process.version} · medians of ${RUNS} runs, A/B alternating, fresh targets each run.`,
   `Ratios are codemate-txn / plain tool (lower is better). Baselines: \`cp -a && sync\` (install), \`rsync -a --delete --checksum && sync\` (update and no-op).`,
   ``,
-  `| release | files | changed | install ms (cp) | ratio | update ms (rsync) | ratio | no-op ms (rsync) | ratio | recover ms | peak RSS MiB install/update | fsyncs per changed file | journal commits | time/file install µs |`,
+  `| release | files | changed | install ms (cp) | ratio | update ms (rsync) | ratio | no-op ms (rsync) | ratio | recover ms | peak RSS MiB install/update | fsyncs per changed file (+ syncfs) | journal commits | time/file install µs |`,
   `|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
 ];
 for (const { name, files, changed, m } of rows) {
   const st = m.stats ?? {};
   const fsyncs = (st.fileFsyncs ?? NaN) + (st.dirFsyncs ?? NaN);
-  lines.push(`| ${name} | ${files} | ${changed} | ${ms(median(m.install))} (${ms(median(m.cp))}) | ${r2(median(m.install) / median(m.cp))} | ${ms(median(m.update))} (${ms(median(m.rsync))}) | ${r2(median(m.update) / median(m.rsync))} | ${ms(median(m.noop))} (${ms(median(m.rsyncNoop))}) | ${r2(median(m.noop) / median(m.rsyncNoop))} | ${ms(median(m.recover))} | ${r2(median(m.rssInstall) / 1024)} / ${r2(median(m.rssUpdate) / 1024)} | ${r2(fsyncs / Math.max(1, changed))} | ${st.journalCommits ?? 'n/a'} | ${r2((median(m.install) * 1000) / files)} |`);
+  lines.push(`| ${name} | ${files} | ${changed} | ${ms(median(m.install))} (${ms(median(m.cp))}) | ${r2(median(m.install) / median(m.cp))} | ${ms(median(m.update))} (${ms(median(m.rsync))}) | ${r2(median(m.update) / median(m.rsync))} | ${ms(median(m.noop))} (${ms(median(m.rsyncNoop))}) | ${r2(median(m.noop) / median(m.rsyncNoop))} | ${ms(median(m.recover))} | ${r2(median(m.rssInstall) / 1024)} / ${r2(median(m.rssUpdate) / 1024)} | ${r2(fsyncs / Math.max(1, changed))} (+${st.syncfs ?? 0}) | ${st.journalCommits ?? 'n/a'} | ${r2((median(m.install) * 1000) / files)} |`);
 }
 const d = rows.flatMap((r) => (r.m.durations ?? []).map((x) => ({ name: r.name, ...x })));
 if (d.length) {
