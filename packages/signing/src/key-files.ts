@@ -110,7 +110,7 @@ function readKeyFile(file: string, what: string): Buffer {
   } catch (e: unknown) {
     // TxnError has a string `code` too: only real errno errors are rewrapped.
     if (isTxnError(e) || !isErrno(e)) throw e;
-    throw new TxnError('E_USAGE', `${what} ${file}: cannot be read (${e.code}: ${errorMessage(e)})`, {
+    throw new TxnError('E_USAGE', `${what} ${file}: cannot be read (${errorMessage(e)})`, {
       hint: e.code === 'ENOENT' ? 'check the key path' : 'check the key path and its permissions',
       cause: e,
       details: { key: file, errno: e.code },
@@ -129,7 +129,7 @@ export function signManifestFile(manifest: string, keyFile: string, check?: (byt
     bytes = fs.readFileSync(manifest);
   } catch (e: unknown) {
     if (!isErrno(e)) throw e;
-    throw new TxnError('E_MANIFEST_READ', `sign: manifest ${manifest} cannot be read (${e.code}: ${errorMessage(e)})`, {
+    throw new TxnError('E_MANIFEST_READ', `sign: manifest ${manifest} cannot be read (${errorMessage(e)})`, {
       hint: 'check the manifest path',
       cause: e,
       details: { path: manifest, errno: e.code },
