@@ -86,6 +86,7 @@ function syntheticPair(n) {
   const a = path.join(WORK, 'rel', `syn-${n}-1`, 'tree');
   const b = path.join(WORK, 'rel', `syn-${n}-2`, 'tree');
   for (let i = 0; i < n; i++) write(a, i, 'v1');
+  fs.mkdirSync(path.dirname(b), { recursive: true });
   sh('cp', ['-a', a, b]);
   for (let i = 0; i < n; i++) {
     const r = rnd();
@@ -175,12 +176,18 @@ try {
   if (ONLY.includes('typescript')) pairs.push(['typescript 5.5.4→5.6.3', () => [npmRelease('typescript', '5.5.4'), npmRelease('typescript', '5.6.3')]]);
   if (ONLY.includes('synthetic')) for (const n of SIZES) pairs.push([`synthetic ${n / 1000}k`, () => syntheticPair(n)]);
   for (const [name, make] of pairs) {
+    try {
     const [r1, r2] = make();
     const files = Number(sh('bash', ['-c', `find "${r1.dir}" -type f | wc -l`]).stdout.trim());
     const m = benchPair(name.replace(/[^a-z0-9.]+/gi, '-'), r1, r2);
     const changed = (m.counts?.installed ?? 0) + (m.counts?.replaced ?? 0);
     rows.push({ name, files, changed, m });
     log(`   install ${median(m.install).toFixed(0)} ms vs cp ${median(m.cp).toFixed(0)} ms; update ${median(m.update).toFixed(0)} vs rsync ${median(m.rsync).toFixed(0)}; noop ${median(m.noop).toFixed(0)} vs ${median(m.rsyncNoop).toFixed(0)}`);
+    } catch (e) {
+      // One broken pair must not lose the others' results.
+      log(`   ${name}: FAILED: ${e.message}`);
+      rows.push({ name: `${name} (failed: ${String(e.message).split('\n')[0].slice(0, 80)})`, files: 0, changed: 0, m: { install: [], cp: [], update: [], rsync: [], noop: [], rsyncNoop: [], recover: [], rssInstall: [], rssUpdate: [] } });
+    }
   }
 } finally {
   fs.rmSync(WORK, { recursive: true, force: true });
@@ -194,13 +201,13 @@ const lines = [
   `${new Date().toISOString()} · ${os.cpus().length} cores · node ${process.version} · medians of ${RUNS} runs, A/B alternating, fresh targets each run.`,
   `Ratios are codemate-txn / plain tool (lower is better). Baselines: \`cp -a && sync\` (install), \`rsync -a --delete --checksum && sync\` (update and no-op).`,
   ``,
-  `| release | files | changed | install ms (cp) | ratio | update ms (rsync) | ratio | no-op ms (rsync) | ratio | recover ms | peak RSS MiB install/update | fsyncs per changed file (+ syncfs) | journal commits | time/file install µs |`,
+  `| release | files | changed | install ms (cp) | ratio | update ms (rsync) | ratio | no-op ms (rsync) | ratio | recover ms | peak RSS MiB install/update | fsyncs per changed file (+ syncfs) | journal commits (ms) | time/file install µs |`,
   `|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
 ];
 for (const { name, files, changed, m } of rows) {
   const st = m.stats ?? {};
   const fsyncs = (st.fileFsyncs ?? NaN) + (st.dirFsyncs ?? NaN);
-  lines.push(`| ${name} | ${files} | ${changed} | ${ms(median(m.install))} (${ms(median(m.cp))}) | ${r2(median(m.install) / median(m.cp))} | ${ms(median(m.update))} (${ms(median(m.rsync))}) | ${r2(median(m.update) / median(m.rsync))} | ${ms(median(m.noop))} (${ms(median(m.rsyncNoop))}) | ${r2(median(m.noop) / median(m.rsyncNoop))} | ${ms(median(m.recover))} | ${r2(median(m.rssInstall) / 1024)} / ${r2(median(m.rssUpdate) / 1024)} | ${r2(fsyncs / Math.max(1, changed))} (+${st.syncfs ?? 0}) | ${st.journalCommits ?? 'n/a'} | ${r2((median(m.install) * 1000) / files)} |`);
+  lines.push(`| ${name} | ${files} | ${changed} | ${ms(median(m.install))} (${ms(median(m.cp))}) | ${r2(median(m.install) / median(m.cp))} | ${ms(median(m.update))} (${ms(median(m.rsync))}) | ${r2(median(m.update) / median(m.rsync))} | ${ms(median(m.noop))} (${ms(median(m.rsyncNoop))}) | ${r2(median(m.noop) / median(m.rsyncNoop))} | ${ms(median(m.recover))} | ${r2(median(m.rssInstall) / 1024)} / ${r2(median(m.rssUpdate) / 1024)} | ${r2(fsyncs / Math.max(1, changed))} (+${st.syncfs ?? 0}) | ${st.journalCommits ?? 'n/a'} (${st.journalMs ?? 'n/a'}) | ${r2((median(m.install) * 1000) / files)} |`);
 }
 const d = rows.flatMap((r) => (r.m.durations ?? []).map((x) => ({ name: r.name, ...x })));
 if (d.length) {

@@ -80,7 +80,7 @@ export interface ApplyResult {
   backupDir: string | null;
   warnings: string[];
   /** What it cost: filesystem mutations, fsyncs (file and directory), durable journal commits. */
-  stats: { mutations: number; fileFsyncs: number; dirFsyncs: number; syncfs: number; journalCommits: number };
+  stats: { mutations: number; fileFsyncs: number; dirFsyncs: number; syncfs: number; journalCommits: number; journalMs: number };
   /** Files whose content was hashed to compare, and those known unchanged from the stat cache. */
   hashed: { hashed: number; fromStatCache: number };
   /** Files taken from the downloads an interrupted apply kept, instead of downloading them again. */
@@ -476,7 +476,7 @@ async function applyLocked(
     ok: true, txnId: null, kind: d.kind, app: m.app, fromVersion: d.fromVersion, toVersion: m.version, target: layout.target,
     counts: { ...ZERO_COUNTS }, bytesStaged: 0, filesStaged: 0,
     durationsMs: { plan: 0, stage: 0, apply: 0, cleanup: 0, total: 0 },
-    recovered, cleanupPending: false, backupDir: null, warnings: [], stats: ctx.fs.stats, hashed: { hashed: 0, fromStatCache: 0 }, resumed: 0,
+    recovered, cleanupPending: false, backupDir: null, warnings: [], stats: { ...ctx.fs.stats, journalMs: 0 }, hashed: { hashed: 0, fromStatCache: 0 }, resumed: 0,
   };
   if (d.kind === 'noop') {
     result.durationsMs.total = Date.now() - t0;
@@ -612,6 +612,7 @@ async function applyLocked(
     saveStatCache(j, layout.target, plan);
     result.durationsMs.cleanup = Date.now() - tApply;
     result.durationsMs.total = Date.now() - t0;
+    result.stats = { ...ctx.fs.stats, journalMs: Math.round(j.commitMs) };
     return result;
   } catch (e: unknown) {
     if (committed) throw e;

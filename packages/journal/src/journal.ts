@@ -296,8 +296,12 @@ export class Journal {
   }
 
   /** One durable SQLite transaction that extends the chain from its stored head. */
+  /** Wall time spent in this handle's writing transactions (hashing, SQL, the WAL fsync), in ms. */
+  commitMs = 0;
+
   private commit<T>(label: string, fn: (chain: ChainWriter) => T): T {
     let out: T;
+    const t0 = performance.now();
     try {
       out = this.db.transaction(() => {
         const chain = this.chainHead();
@@ -310,6 +314,8 @@ export class Journal {
       // The SQLite transaction rolled back: cached next seqs may have run ahead of the table.
       this.nextSeq.clear();
       throw e;
+    } finally {
+      this.commitMs += performance.now() - t0;
     }
     this.onCommit(label);
     return out;
