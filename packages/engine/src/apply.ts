@@ -30,7 +30,7 @@ import { DEFAULT_PRESERVE, makePreserveMatcher } from '@codemate-txn/manifest';
 import { hashFile } from '@codemate-txn/fsops';
 import { Journal, type OpIntent, type PlannedFile, type StatCacheRow } from '@codemate-txn/journal';
 import { openForWrite } from './open.js';
-import { computePlan, isEmptyPlan, scanTarget, type Plan } from '@codemate-txn/plan';
+import { computePlan, isEmptyPlan, scanTarget, type Plan, type TargetScan } from '@codemate-txn/plan';
 import { defaultContext, type EngineContext } from './context.js';
 import { checkInterrupted, runSteps, yieldToEventLoop, type Step } from './steps.js';
 import { stageSteps, stagedPathOf } from './stage.js';
@@ -261,18 +261,27 @@ function checkSameFilesystem(layout: TargetLayout): void {
 
 /**
  * After a commit: remember each installed file's stat with its (verified) hash, so the next update
- * need not rehash files that did not change. A cache: failures only cost a rehash next time.
+ * need not rehash files that did not change. Files the transaction did not touch keep the stat the
+ * scan saw (its hash was verified against the manifest); only placed files are stat'ed again, and
+ * only rows that differ from the cache loaded for the scan are written. A cache: failures only
+ * cost a rehash next time.
  */
-function saveStatCache(j: Journal, target: string, plan: Plan): void {
-  const rows = new Map<string, StatCacheRow>();
+function saveStatCache(j: Journal, target: string, plan: Plan, scan: TargetScan, prev: ReadonlyMap<string, StatCacheRow>): void {
+  const next = new Map<string, StatCacheRow>();
   try {
     for (const pe of plan.entries) {
       if (!pe.managed || pe.entry.type !== 'file') continue;
+      const e = pe.entry;
+      const s = pe.action === 'unchanged' ? scan.states.get(pe.path) : undefined;
+      if (s !== undefined && s.type === 'file' && s.sha256 === e.sha256 && s.size === e.size) {
+        next.set(pe.path, { size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs, ino: s.ino, sha256: e.sha256 });
+        continue;
+      }
       const st = fsNode.lstatSync(under(target, pe.path), { throwIfNoEntry: false });
-      if (!st || !st.isFile() || st.size !== pe.entry.size) continue;
-      rows.set(pe.path, { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, sha256: pe.entry.sha256 });
+      if (!st || !st.isFile() || st.size !== e.size) continue;
+      next.set(pe.path, { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, sha256: e.sha256 });
     }
-    j.saveStatCache(rows);
+    j.updateStatCache(prev, next);
   } catch {
     // a cache: the next update rehashes
   }
@@ -483,7 +492,8 @@ async function applyLocked(
     return result;
   }
   const installed = d.fromVersion === null ? [] : j.installedFiles();
-  const scan = await scanTarget(ctx.fs, layout.target, m, installed, ctx.concurrency, j.statCache());
+  const statCache = j.statCache();
+  const scan = await scanTarget(ctx.fs, layout.target, m, installed, ctx.concurrency, statCache);
   result.hashed = { hashed: scan.hashed, fromStatCache: scan.cached };
   // Paths that were preserved the last time are the user's from then on, even if the pattern
   // that preserved them (a --preserve flag) is not given again.
@@ -609,7 +619,7 @@ async function applyLocked(
       result.cleanupPending = true;
       result.warnings.push(`updated to ${m.version}, but cleanup failed (${errorMessage(e)}); the next codemate-txn run finishes it`);
     }
-    saveStatCache(j, layout.target, plan);
+    saveStatCache(j, layout.target, plan, scan, statCache);
     result.durationsMs.cleanup = Date.now() - tApply;
     result.durationsMs.total = Date.now() - t0;
     result.stats = { ...ctx.fs.stats, journalMs: Math.round(j.commitMs) };

@@ -1,8 +1,12 @@
 /**
  * The preserved-files fingerprint (issue 5): sha256 over the sorted list of every preserved path
- * in the target with its type, size and content hash. Taken before staging and again just before
- * the commit point; if they differ the transaction rolls back. It is the engine's own proof that
- * it never touched a user's file, recorded in the journal for auditors.
+ * in the target with its type, size and content hash. Taken before staging (a walk of the whole
+ * target) and again just before the commit point; if they differ the transaction rolls back. It is
+ * the engine's own proof that it never touched a user's file, recorded in the journal for auditors.
+ *
+ * Both looks walk the whole target, so a preserved path changed, removed or added anywhere (by
+ * anything: the engine never writes one) is caught. Directory entries carry their type, so only
+ * preserved paths cost an lstat and a read; the rest of the tree is just listed.
  *
  * Files up to 1 MiB are hashed; larger ones (user databases, media) are fingerprinted by size,
  * mtime and inode, so an update does not read gigabytes of user data.
@@ -20,40 +24,43 @@ export interface Fingerprint {
   count: number;
 }
 
-/** Walks the target (lstat, never following links) and fingerprints its preserved paths. */
+/** Walks the target (never following links) and fingerprints its preserved paths. */
 export function preserveFingerprint(target: string, preserve: Preserver, exclude: ReadonlySet<string>): Fingerprint {
   const lines: string[] = [];
   const walk = (dir: string, rel: string, underPreserved: boolean): void => {
-    let names: string[];
-    try {
-      names = fs.readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const r = rel === '' ? name : `${rel}/${name}`;
-      const abs = path.join(dir, name);
-      const st = fs.lstatSync(abs);
-      const isDir = st.isDirectory();
-      const preserved = underPreserved || preserve.isPreserved(r, isDir || (st.isSymbolicLink() && isDirTarget(abs)));
-      if (preserved && !exclude.has(r)) {
-        if (st.isFile()) {
-          const h = st.size <= HASH_LIMIT ? createHash('sha256').update(fs.readFileSync(abs)).digest('hex') : `large:${st.mtimeMs}:${st.ino}`;
-          lines.push(`f ${r} ${st.size} ${h}`);
-        } else if (st.isSymbolicLink()) {
-          lines.push(`l ${r} ${fs.readlinkSync(abs)}`);
-        } else if (isDir) {
-          lines.push(`d ${r}`);
-        } else {
-          lines.push(`o ${r}`);
-        }
-      }
+    for (const ent of listDir(dir)) {
+      const r = rel === '' ? ent.name : `${rel}/${ent.name}`;
+      const abs = path.join(dir, ent.name);
+      const isDir = ent.isDirectory();
+      const preserved = underPreserved || preserve.isPreserved(r, isDir || (ent.isSymbolicLink() && isDirTarget(abs)));
+      if (preserved && !exclude.has(r)) lines.push(describe(abs, r));
       if (isDir) walk(abs, r, preserved);
     }
   };
   if (fs.existsSync(target)) walk(target, '', false);
   lines.sort();
   return { sha256: createHash('sha256').update(lines.join('\n')).digest('hex'), count: lines.length };
+}
+
+function listDir(dir: string): fs.Dirent[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+}
+
+/** One preserved path's line: its type, and for a file its size and content hash (lstat now). */
+function describe(abs: string, r: string): string {
+  const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+  if (st === undefined) return `- ${r}`;
+  if (st.isFile()) {
+    const h = st.size <= HASH_LIMIT ? createHash('sha256').update(fs.readFileSync(abs)).digest('hex') : `large:${st.mtimeMs}:${st.ino}`;
+    return `f ${r} ${st.size} ${h}`;
+  }
+  if (st.isSymbolicLink()) return `l ${r} ${fs.readlinkSync(abs)}`;
+  if (st.isDirectory()) return `d ${r}`;
+  return `o ${r}`;
 }
 
 function isDirTarget(abs: string): boolean {

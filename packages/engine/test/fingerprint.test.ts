@@ -29,16 +29,16 @@ test('every apply records the preserved-files fingerprint before and after, and 
   assert.ok(Number(before![2]) >= 7, `counted ${before![2]} preserved paths`);
 });
 
-/** A filesystem seam that, at its first rename, appends to a preserved file (a rogue writer). */
+/** A filesystem seam that, at its first rename, runs a rogue writer's action. */
 class RogueFs extends TxnFs {
   fired = false;
-  constructor(private readonly victim: string) {
+  constructor(private readonly rogue: () => void) {
     super({});
   }
   override rename(src: string, dst: string): void {
     if (!this.fired) {
       this.fired = true;
-      fs.appendFileSync(this.victim, ' changed');
+      this.rogue();
     }
     super.rename(src, dst);
   }
@@ -52,7 +52,7 @@ test('preserved files changed during the transaction: E_PRESERVE_CHANGED, rolled
   makeTree(target, USER_FILES);
   const victim = path.join(target, 'user_data', 'notes.db');
   const before = snap(target).filter((l) => !l.includes('user_data/notes.db'));
-  const ctx = { ...defaultContext({}), fs: new RogueFs(victim) };
+  const ctx = { ...defaultContext({}), fs: new RogueFs(() => fs.appendFileSync(victim, ' changed')) };
   try {
     await apply(r.l2, { target }, ctx);
     assert.unreachable('the change must be caught');
@@ -66,6 +66,25 @@ test('preserved files changed during the transaction: E_PRESERVE_CHANGED, rolled
   assert.is(j.lastTxn()!.state, 'rolled_back');
   assert.is(j.lastTxn()!.errorCode, 'E_PRESERVE_CHANGED');
   j.close();
+});
+
+test('a preserved file created mid-transaction outside any preserved directory is caught too (E_PRESERVE_CHANGED)', async () => {
+  const root = tempDir();
+  const r = await makeReleases(root);
+  const target = path.join(root, 'inst', 'app');
+  await apply(r.l1, { target }, ctxWith());
+  const before = snap(target);
+  // `.env` matches a default pattern by basename; nothing preserved existed at the top level before.
+  const intruder = path.join(target, 'src', '.env');
+  const ctx = { ...defaultContext({}), fs: new RogueFs(() => fs.writeFileSync(intruder, 'TOKEN=late')) };
+  try {
+    await apply(r.l2, { target }, ctx);
+    assert.unreachable('the new preserved file must be caught');
+  } catch (e: unknown) {
+    assert.is((e as { code: string }).code, 'E_PRESERVE_CHANGED');
+  }
+  assert.is(fs.readFileSync(intruder, 'utf8'), 'TOKEN=late', 'the user file is left alone');
+  assert.equal(snap(target).filter((l) => !l.includes('src/.env')), before, 'everything else is back to the old version');
 });
 
 test.run();

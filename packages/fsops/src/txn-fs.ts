@@ -378,7 +378,9 @@ export class TxnFs {
 
   lstat(p: string): fs.Stats | undefined {
     try {
-      return fs.lstatSync(p);
+      // No exception for a missing path: building one costs more than the syscall, and most
+      // lstats here (never-replace checks, scans of new files) are of paths that do not exist.
+      return fs.lstatSync(p, { throwIfNoEntry: false });
     } catch (e: unknown) {
       if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
       throw e;

@@ -15,7 +15,7 @@ import { TxnError, type InstalledFile, type TxnKind, type TxnState, type EntryTy
 import { GENESIS_HASH, SCHEMA_VERSION } from './schema.js';
 import { migrate, newerSchema } from './migrate.js';
 import { CHAIN_TABLES, CHAINED_COLUMNS, ChainWriter, sqlValue, type ChainTable, type SqlValue } from './chain.js';
-import { nextInstalledSet, type PlannedRow } from './installed-set.js';
+import { nextInstalledSet, type InstalledRow, type PlannedRow } from './installed-set.js';
 import { verifyChain, type ChainCheckOptions, type ChainReport } from './verify-chain.js';
 
 export type OpPhase = 'stage' | 'apply' | 'cleanup' | 'undo' | 'redo';
@@ -433,18 +433,26 @@ export class Journal {
     this.commit('committed', (chain) => {
       const txn = this.getTxn(id);
       if (!txn) throw new TxnError('E_INTERNAL', `transaction ${id} vanished from the journal`);
-      const before = new Map<string, { version: string; txnId: number }>();
-      for (const r of this.stmt('SELECT path, version, txn_id FROM installed').all() as Row[]) {
-        before.set(r.path as string, { version: r.version as string, txnId: r.txn_id as number });
+      // Only rows that change are written: an update of a few files in a big tree stays small.
+      const before = new Map<string, InstalledRow>();
+      for (const r of this.stmt('SELECT * FROM installed').all() as Row[]) {
+        before.set(r.path as string, { ...entryFacts(r), version: r.version as string, txnId: r.txn_id as number });
       }
-      this.stmt('DELETE FROM installed').run();
-      const ins = this.stmt(
-        `INSERT INTO installed (path, type, sha256, size, mode, link_target, version, txn_id)
+      const next = nextInstalledSet(before, this.plannedFiles(id), id, txn.toVersion);
+      const keep = new Set<string>();
+      const put = this.stmt(
+        `INSERT OR REPLACE INTO installed (path, type, sha256, size, mode, link_target, version, txn_id)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       );
-      for (const r of nextInstalledSet(before, this.plannedFiles(id), id, txn.toVersion)) {
-        ins.run(r.path, r.type, r.sha256, r.size, r.mode, r.linkTarget, r.version, r.txnId);
+      for (const r of next) {
+        keep.add(r.path);
+        const o = before.get(r.path);
+        if (o && o.type === r.type && o.sha256 === r.sha256 && o.size === r.size && o.mode === r.mode && o.linkTarget === r.linkTarget
+          && o.version === r.version && o.txnId === r.txnId) continue;
+        put.run(r.path, r.type, r.sha256, r.size, r.mode, r.linkTarget, r.version, r.txnId);
       }
+      const del = this.stmt('DELETE FROM installed WHERE path = ?');
+      for (const p of before.keys()) if (!keep.has(p)) del.run(p);
       const at = this.stamp();
       this.stmt(`UPDATE txn SET state = 'committed', committed_at = COALESCE(committed_at, ?) WHERE id = ?`).run(at, id);
       this.appendEvent(chain, id, 'state', { state: 'committed', at });
@@ -567,13 +575,26 @@ export class Journal {
     return out;
   }
 
-  /** Replaces the stat cache (one commit; a cache, so no crash point of its own matters). */
-  saveStatCache(rows: ReadonlyMap<string, StatCacheRow>): void {
+  /**
+   * Makes the stat cache `next`, given that it holds `prev` (what statCache() returned): writes only
+   * the rows that differ, in one commit (a cache, so no crash point of its own matters).
+   */
+  updateStatCache(prev: ReadonlyMap<string, StatCacheRow>, next: ReadonlyMap<string, StatCacheRow>): void {
     this.commit('stat cache', () => {
-      this.db.prepare('DELETE FROM stat_cache').run();
-      const ins = this.db.prepare('INSERT INTO stat_cache (path, size, mtime_ms, ctime_ms, ino, sha256) VALUES (?, ?, ?, ?, ?, ?)');
-      for (const [p, r] of rows) ins.run(p, r.size, r.mtimeMs, r.ctimeMs, r.ino, r.sha256);
+      const del = this.stmt('DELETE FROM stat_cache WHERE path = ?');
+      for (const p of prev.keys()) if (!next.has(p)) del.run(p);
+      const put = this.stmt('INSERT OR REPLACE INTO stat_cache (path, size, mtime_ms, ctime_ms, ino, sha256) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const [p, r] of next) {
+        const o = prev.get(p);
+        if (o && o.size === r.size && o.mtimeMs === r.mtimeMs && o.ctimeMs === r.ctimeMs && o.ino === r.ino && o.sha256 === r.sha256) continue;
+        put.run(p, r.size, r.mtimeMs, r.ctimeMs, r.ino, r.sha256);
+      }
     });
+  }
+
+  /** Replaces the stat cache with `rows`. */
+  saveStatCache(rows: ReadonlyMap<string, StatCacheRow>): void {
+    this.updateStatCache(this.statCache(), rows);
   }
 
   /**
