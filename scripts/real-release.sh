@@ -2,8 +2,9 @@
 # The main job on real input (issue 2, item 7): two consecutive published releases of real npm
 # packages, fetched with `npm pack`, installed and updated with codemate-txn, then checked.
 #
-#   npm run real                 all pairs
+#   npm run real                 all pairs, each from local files and again over HTTP
 #   npm run real -- typescript   only the pairs of the named package(s)
+#   CODEMATE_TXN_REAL_HTTP=0     skip the HTTP variant
 #
 # Per pair: build both manifests with `manifest build`, install the first into a fresh target,
 # add user files (user_data/, logs/, .env), update to the second with --json, then check that
@@ -11,6 +12,11 @@
 # hashes, not mtimes: npm tarballs date every file 1985, so rsync -a would miss same-size
 # changes), that the user files are untouched, that files identical in both releases kept their
 # inode, and that `verify` finds no drift. Prints counts and wall times; exits 1 on any mismatch.
+#
+# The HTTP variant (issue 4) serves both unpacked releases from 127.0.0.1 with a plain static
+# server (python3 -m http.server), installs and updates a second target from the manifest URLs,
+# runs the same checks, and reports what the update downloaded (files, bytes, throughput): only
+# the files that are new or changed by content.
 #
 # Tarballs are cached in ${CODEMATE_REAL_CACHE:-~/.cache/codemate-txn-real}. A failed pair's temp
 # dir is kept for a look; CODEMATE_TXN_REAL_KEEP=1 keeps them all.
@@ -87,11 +93,98 @@ counts_agree() {
   ' "$1" "$2"
 }
 
+# One variant of a pair: V is "file" or "http"; M1, M2 the manifests (paths or URLs).
+run_variant() {
+  local V=$1 M1=$2 M2=$3
+  local INST=$W/$V-install
+  local T=$INST/$pkg t0 t1 rc
+  mkdir -p "$INST"
+  t0=$(now); rc=0
+  "$CTX" apply "$M1" --target "$T" --json >"$W/$V-apply-1.json" 2>"$W/$V-apply-1.err" || rc=$?
+  t1=$(now)
+  [ "$rc" = 0 ] || { cat "$W/$V-apply-1.json" "$W/$V-apply-1.err" >&2; die "install of $pkg@$a exited $rc"; }
+  echo "   install $a:  $(secs "$t0" "$t1")   $(counts "$W/$V-apply-1.json")"
+  diff <(node "$LIST" "$T" --exclude .codemate-version) <(node "$LIST" "$R1") >"$W/$V-diff-1.txt" \
+    || { head -20 "$W/$V-diff-1.txt" >&2; die "after install the target differs from $pkg@$a (< target, > release; $W/$V-diff-1.txt)"; }
+
+  mkdir -p "$T/user_data/db" "$T/logs"
+  printf '{"notes":["mine"]}\n' >"$T/user_data/db/state.json"
+  head -c 4096 /dev/urandom >"$T/user_data/blob.bin"
+  printf 'started\n' >"$T/logs/app.log"
+  printf 'TOKEN=not-a-real-token\n' >"$T/.env"
+  local USER_ONLY=() NOT_USER=(--exclude .codemate-version)
+  for p in "${USER_PATHS[@]}"; do USER_ONLY+=(--only "$p"); NOT_USER+=(--exclude "$p"); done
+  node "$LIST" "$T" "${USER_ONLY[@]}" >"$W/$V-user-before.txt"
+  node "$LIST" "$T" --inodes >"$W/$V-inodes-before.txt"
+
+  t0=$(now); rc=0
+  "$CTX" apply "$M2" --target "$T" --json >"$W/$V-apply-2.json" 2>"$W/$V-apply-2.err" || rc=$?
+  t1=$(now)
+  [ "$rc" = 0 ] || { cat "$W/$V-apply-2.json" "$W/$V-apply-2.err" >&2; die "update to $pkg@$b exited $rc"; }
+  echo "   update $b:   $(secs "$t0" "$t1")   $(counts "$W/$V-apply-2.json")"
+  local agreed; agreed=$(counts_agree "$W/$V-apply-2.json" "$W/tree-diff.json") || die "the update's counts disagree with the tree diff"
+  echo "   ok  counts agree with the tree diff ($agreed)"
+
+  diff <(node "$LIST" "$T" "${NOT_USER[@]}") <(node "$LIST" "$R2") >"$W/$V-diff-2.txt" \
+    || { head -20 "$W/$V-diff-2.txt" >&2; die "after the update the target differs from $pkg@$b (< target, > release; $W/$V-diff-2.txt)"; }
+  echo "   ok  target equals $pkg@$b: $(node "$LIST" "$R2" | wc -l | tr -d ' ') entries, byte for byte and mode for mode"
+  diff <(node "$LIST" "$T" "${USER_ONLY[@]}") "$W/$V-user-before.txt" >/dev/null || die "user files changed by the update"
+  echo "   ok  user files untouched: ${USER_PATHS[*]}"
+  [ "$(cat "$T/.codemate-version")" = "$b" ] || die ".codemate-version: expected $b, found $(cat "$T/.codemate-version")"
+  local n; n=$(node "$ROOT/scripts/check-untouched.js" "$R1" "$R2" "$T" "$W/$V-inodes-before.txt") || die "unchanged files were rewritten"
+  echo "   ok  $n files identical in both releases kept their inodes"
+  local left; left=$(find "$INST" -mindepth 1 -maxdepth 1 ! -name "$pkg" ! -name "$pkg.journal.db*" ! -name "$pkg.journal.db.lock" ! -name "$pkg.lock" -print)
+  [ -z "$left" ] || die "left behind beside the target: $left"
+  echo "   ok  no staging or backup left behind"
+  t0=$(now); rc=0
+  "$CTX" verify --target "$T" >"$W/$V-verify.out" 2>&1 || rc=$?
+  t1=$(now)
+  [ "$rc" = 0 ] || { cat "$W/$V-verify.out" >&2; die "verify exited $rc"; }
+  echo "   ok  verify: no drift ($(secs "$t0" "$t1"))"
+  if command -v sqlite3 >/dev/null 2>&1; then
+    local J=$INST/$pkg.journal.db
+    echo "   journal: $(sqlite3 -batch "$J" "select group_concat(kind || ' ' || coalesce(from_version, 'none') || ' -> ' || to_version || ' ' || state, '; ') from txn_history"); installed_files: $(sqlite3 -batch "$J" 'select count(*) from installed_files') rows"
+  fi
+
+  if [ "$V" = http ]; then
+    echo "   download:      $(download_summary "$W/$V-apply-1.json" install)"
+    echo "                  $(download_summary "$W/$V-apply-2.json" update)"
+  fi
+}
+
+# Serves DIR on 127.0.0.1 (a free port) with python3's plain static server; sets BASE, SERVER_PID.
+serve() {
+  local log=$1/http-server.log
+  python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$1" >"$log" 2>&1 &
+  SERVER_PID=$!
+  local port="" i
+  for i in $(seq 1 100); do
+    port=$(sed -nE 's/.*port ([0-9]+).*/\1/p' "$log" | head -1)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || die "python3 -m http.server did not start: $(cat "$log")"
+  BASE=http://127.0.0.1:$port
+}
+
+# What an apply --json over HTTP downloaded: files, bytes, time and throughput.
+download_summary() {
+  node -e '
+    const j = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+    const d = j.download;
+    if (!d) { console.log(process.argv[2] + ": (no download in the JSON)"); process.exit(0); }
+    const mib = d.bytes / 1048576;
+    const rate = d.ms > 0 ? (mib / (d.ms / 1000)).toFixed(1) + " MiB/s" : "n/a";
+    console.log(`${process.argv[2]}: ${d.files} files, ${d.bytes} bytes (${mib.toFixed(2)} MiB) in ${d.ms} ms, ${rate}; ${d.requests} requests, ${d.retries} retries`);
+  ' "$1" "$2"
+}
+
 # One pair, in its own process so `set -e` holds throughout.
 one_pair() {
   local pkg=$1 a=$2 b=$3
-  local W; W=$(mktemp -d "${TMPDIR:-/tmp}/codemate-txn-real.XXXXXX")
-  local T=$W/install/$pkg t0 t1 rc
+  W=$(mktemp -d "${TMPDIR:-/tmp}/codemate-txn-real.XXXXXX")
+  SERVER_PID=""
+  trap 'if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi' EXIT
   echo "== $pkg $a -> $b   (work dir $W)"
 
   for v in "$a" "$b"; do
@@ -105,52 +198,18 @@ one_pair() {
   echo "   release files: $a $(find "$R1" -type f | wc -l | tr -d ' '), $b $(find "$R2" -type f | wc -l | tr -d ' ')"
   echo "   tree diff:     $(tree_diff "$R1" "$R2" "$W/tree-diff.json")"
 
-  mkdir -p "$W/install"
-  t0=$(now); rc=0
-  "$CTX" apply "$W/rel-$a/manifest.json" --target "$T" --json >"$W/apply-1.json" 2>"$W/apply-1.err" || rc=$?
-  t1=$(now)
-  [ "$rc" = 0 ] || { cat "$W/apply-1.json" "$W/apply-1.err" >&2; die "install of $pkg@$a exited $rc"; }
-  echo "   install $a:  $(secs "$t0" "$t1")   $(counts "$W/apply-1.json")"
-  diff <(node "$LIST" "$T" --exclude .codemate-version) <(node "$LIST" "$R1") >"$W/diff-1.txt" \
-    || { head -20 "$W/diff-1.txt" >&2; die "after install the target differs from $pkg@$a (< target, > release; $W/diff-1.txt)"; }
-
-  mkdir -p "$T/user_data/db" "$T/logs"
-  printf '{"notes":["mine"]}\n' >"$T/user_data/db/state.json"
-  head -c 4096 /dev/urandom >"$T/user_data/blob.bin"
-  printf 'started\n' >"$T/logs/app.log"
-  printf 'TOKEN=not-a-real-token\n' >"$T/.env"
-  local USER_ONLY=() NOT_USER=(--exclude .codemate-version)
-  for p in "${USER_PATHS[@]}"; do USER_ONLY+=(--only "$p"); NOT_USER+=(--exclude "$p"); done
-  node "$LIST" "$T" "${USER_ONLY[@]}" >"$W/user-before.txt"
-  node "$LIST" "$T" --inodes >"$W/inodes-before.txt"
-
-  t0=$(now); rc=0
-  "$CTX" apply "$W/rel-$b/manifest.json" --target "$T" --json >"$W/apply-2.json" 2>"$W/apply-2.err" || rc=$?
-  t1=$(now)
-  [ "$rc" = 0 ] || { cat "$W/apply-2.json" "$W/apply-2.err" >&2; die "update to $pkg@$b exited $rc"; }
-  echo "   update $b:   $(secs "$t0" "$t1")   $(counts "$W/apply-2.json")"
-  local agreed; agreed=$(counts_agree "$W/apply-2.json" "$W/tree-diff.json") || die "the update's counts disagree with the tree diff"
-  echo "   ok  counts agree with the tree diff ($agreed)"
-
-  diff <(node "$LIST" "$T" "${NOT_USER[@]}") <(node "$LIST" "$R2") >"$W/diff-2.txt" \
-    || { head -20 "$W/diff-2.txt" >&2; die "after the update the target differs from $pkg@$b (< target, > release; $W/diff-2.txt)"; }
-  echo "   ok  target equals $pkg@$b: $(node "$LIST" "$R2" | wc -l | tr -d ' ') entries, byte for byte and mode for mode"
-  diff <(node "$LIST" "$T" "${USER_ONLY[@]}") "$W/user-before.txt" >/dev/null || die "user files changed by the update"
-  echo "   ok  user files untouched: ${USER_PATHS[*]}"
-  [ "$(cat "$T/.codemate-version")" = "$b" ] || die ".codemate-version: expected $b, found $(cat "$T/.codemate-version")"
-  local n; n=$(node "$ROOT/scripts/check-untouched.js" "$R1" "$R2" "$T" "$W/inodes-before.txt") || die "unchanged files were rewritten"
-  echo "   ok  $n files identical in both releases kept their inodes"
-  local left; left=$(find "$W/install" -mindepth 1 -maxdepth 1 ! -name "$pkg" ! -name "$pkg.journal.db*" ! -name "$pkg.journal.db.lock" ! -name "$pkg.lock" -print)
-  [ -z "$left" ] || die "left behind beside the target: $left"
-  echo "   ok  no staging or backup left behind"
-  t0=$(now); rc=0
-  "$CTX" verify --target "$T" >"$W/verify.out" 2>&1 || rc=$?
-  t1=$(now)
-  [ "$rc" = 0 ] || { cat "$W/verify.out" >&2; die "verify exited $rc"; }
-  echo "   ok  verify: no drift ($(secs "$t0" "$t1"))"
-  if command -v sqlite3 >/dev/null 2>&1; then
-    local J=$W/install/$pkg.journal.db
-    echo "   journal: $(sqlite3 -batch "$J" "select group_concat(kind || ' ' || coalesce(from_version, 'none') || ' -> ' || to_version || ' ' || state, '; ') from txn_history"); installed_files: $(sqlite3 -batch "$J" 'select count(*) from installed_files') rows"
+  echo "   -- from local files"
+  run_variant file "$W/rel-$a/manifest.json" "$W/rel-$b/manifest.json"
+  if [ "${CODEMATE_TXN_REAL_HTTP:-1}" != 0 ]; then
+    if command -v python3 >/dev/null 2>&1; then
+      serve "$W"
+      echo "   -- over HTTP from $BASE (python3 -m http.server)"
+      run_variant http "$BASE/rel-$a/manifest.json" "$BASE/rel-$b/manifest.json"
+      kill "$SERVER_PID" 2>/dev/null || true
+      SERVER_PID=""
+    else
+      echo "   -- over HTTP: skipped (python3 not found)"
+    fi
   fi
 
   if [ "${CODEMATE_TXN_REAL_KEEP:-}" = 1 ]; then echo "   (kept $W)"; else rm -rf "$W"; fi
