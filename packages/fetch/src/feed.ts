@@ -13,7 +13,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Ajv, { type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import feedValidator from './feed-validator.generated.js';
 import semver from 'semver';
 import { TxnError } from '@codemate-txn/core';
 import type { Fetcher } from './fetcher.js';
@@ -59,11 +60,9 @@ export interface Selection {
   skipped: Array<{ version: string; reason: string }>;
 }
 
-let compiled: ValidateFunction | undefined;
-
+/** Compiled from schema/feed.schema.json at build time (scripts/gen-validators.mjs). */
 function validator(): ValidateFunction {
-  compiled ??= new Ajv({ allErrors: false, strict: true }).compile(FEED_SCHEMA);
-  return compiled;
+  return feedValidator as unknown as ValidateFunction;
 }
 
 function isStrictSemver(v: string): boolean {
