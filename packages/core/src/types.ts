@@ -66,7 +66,8 @@ export interface InstalledFile {
 export type DiskState =
   | { type: 'absent' }
   | { type: 'file'; size: number; mode: number; sha256?: string; ino: number; mtimeMs: number; ctimeMs: number }
-  | { type: 'symlink'; target: string }
+  /** toDir: the link, followed, is a directory (a trailing-slash preserve pattern matches it). */
+  | { type: 'symlink'; target: string; toDir?: boolean }
   | { type: 'dir'; mode: number }
   | { type: 'other' };
 

@@ -558,7 +558,9 @@ async function applyLocked(
     // Directories first, one at a time; then the file copies in parallel.
     const isDirStep = (s: Step) => s.intent.kind === 'mkdir';
     // The preserved files' fingerprint, before anything changes (recorded as a no-op journal row).
-    const fpExclude = installedByTxn(plan.entries.filter((e) => e.action === 'preserved-install').map((e) => e.path));
+    // Paths this transaction creates where nothing was are not the user's: a link the release adds
+    // may match a preserve pattern once placed (`x/logs -> .` is a link to a directory).
+    const fpExclude = installedByTxn(plan.entries.filter((e) => e.action === 'install' || e.action === 'preserved-install').map((e) => e.path));
     const fpBefore = preserveFingerprint(layout.target, preserve, fpExclude);
     const fpStep: Step = {
       intent: { phase: 'stage', kind: 'fingerprint', action: 'preserve-before', path: '', sha256: fpBefore.sha256, size: fpBefore.count, undo: 'none' },

@@ -71,7 +71,7 @@ function isDirTarget(abs: string): boolean {
   }
 }
 
-/** Paths a transaction itself installs as preserved (absent before): not part of the comparison. */
+/** Paths a transaction itself installs (absent before), and their parents: not part of the comparison. */
 export function installedByTxn(paths: readonly string[]): Set<string> {
   const out = new Set<string>();
   for (const p of paths) {

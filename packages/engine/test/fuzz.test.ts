@@ -2,7 +2,8 @@
  * Property test (issue 5): generated manifests with hostile paths and symlink targets, applied to
  * generated pre-existing trees that hold symlinks pointing outside the target. Property: the run
  * refuses (exit 2 for bad input, exit 1 for an unsafe tree) or succeeds, and in every case nothing
- * outside the target and its own staging/backup/journal is created, changed or deleted.
+ * outside the target and its own staging/backup/journal is created, changed or deleted, and the
+ * preserved-files fingerprint never changes (no rogue writer runs here).
  * Seeded and reproducible: CODEMATE_TXN_FUZZ_SEED, CODEMATE_TXN_FUZZ_CASES (default 2000).
  */
 import * as fs from 'node:fs';
@@ -133,6 +134,9 @@ test(`fuzz: ${CASES} hostile manifests and trees, seed ${SEED}: refused or appli
     } catch (e: unknown) {
       const ex = e as { exitCode?: number; code?: string };
       if (ex.exitCode !== 2 && ex.exitCode !== 1) escapes.push(`case ${i}: unexpected ${ex.code ?? ''} ${(e as Error).message}`);
+      // Nothing else writes here: a changed fingerprint means the engine touched a preserved path
+      // (or misjudged one), which the plan must refuse up front instead.
+      if (ex.code === 'E_PRESERVE_CHANGED') escapes.push(`case ${i} (seed ${SEED}): ${(e as Error).message}\n  manifest: ${fs.readFileSync(manifest, 'utf8')}`);
       outcome = `${ex.exitCode}:${ex.code}`;
       if (process.env.CODEMATE_TXN_FUZZ_VERBOSE && ex.code === 'E_FS') console.log(`  case ${i}: ${(e as Error).message}`);
     }

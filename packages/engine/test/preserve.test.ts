@@ -258,4 +258,56 @@ test('a preserved directory that is a symlink (logs -> elsewhere) is left alone 
   assert.equal(snap(outside), before);
 });
 
+// Found by the fuzz test (seed 20261203): the plan judged preserve patterns by the release's type
+// only, so a user's `logs -> /elsewhere` link (a trailing-slash pattern matches a link to a
+// directory) was replaced when the release wanted a file or a link called logs. The fingerprint
+// caught it and rolled back, but with E_PRESERVE_CHANGED instead of a clear refusal up front.
+
+async function userLinkedLogs(releaseTree: TreeSpec): Promise<{ root: string; target: string; outside: string; manifest: string }> {
+  const root = tempDir();
+  const target = path.join(root, 'inst', 'app');
+  const outside = makeTree(path.join(root, 'var-log'), { 'app.log': 'log\n' });
+  makeTree(target, { logs: { symlink: outside } });
+  const manifest = await makeRelease(path.join(root, 'rel'), { app: 'p', version: '1.0.0', tree: releaseTree });
+  return { root, target, outside, manifest };
+}
+
+test('preserved symlink-to-dir replaced by a release file (fuzz case 370): E_PATH_CONFLICT before anything, the link kept', async () => {
+  const w = await userLinkedLogs({ 'index.js': 'x\n', logs: 'a file called logs\n' });
+  const before = snap(w.outside);
+  try {
+    await apply(await loadManifestFile(w.manifest, w.root), { target: w.target }, ctxWith());
+    assert.unreachable('a preserved link must not be replaced');
+  } catch (e: unknown) {
+    assert.is((e as { code: string }).code, 'E_PATH_CONFLICT');
+    assert.match((e as Error).message, /preserved symlink of yours/);
+  }
+  assert.is(fs.readlinkSync(path.join(w.target, 'logs')), w.outside);
+  assert.equal(fs.readdirSync(w.target), ['logs'], 'nothing was installed');
+  assert.equal(snap(w.outside), before);
+});
+
+test('preserved symlink-to-dir where the release ships a symlink (fuzz case 733): the user\'s link stays, apply succeeds', async () => {
+  const w = await userLinkedLogs({ 'index.js': 'x\n', sub: { dir: true }, logs: { symlink: 'sub' } });
+  const before = snap(w.outside);
+  const res = await apply(await loadManifestFile(w.manifest, w.root), { target: w.target }, ctxWith());
+  assert.is(res.counts.preserved, 1);
+  assert.is(fs.readlinkSync(path.join(w.target, 'logs')), w.outside);
+  assert.equal(snap(w.outside), before);
+  const j = Journal.open(path.join(w.root, 'inst', 'app.journal.db'), { readonly: true });
+  assert.not.ok(j.installedFiles().some((f) => f.path === 'logs'), 'the link is the user\'s, not in installed_files');
+  j.close();
+});
+
+test('a release symlink to a directory that matches a trailing-slash pattern (fuzz case 736) installs without a false E_PRESERVE_CHANGED', async () => {
+  const root = tempDir();
+  const target = path.join(root, 'inst', 'app');
+  const manifest = await makeRelease(path.join(root, 'rel'), { app: 'p', version: '1.0.0', tree: { 'sub/a/file.txt': 'f\n', 'sub/a/logs': { symlink: '.' } } });
+  fs.mkdirSync(target, { recursive: true }); // per-file placement, not one rename of staging
+  fs.writeFileSync(path.join(target, 'mine.txt'), 'mine\n');
+  await apply(await loadManifestFile(manifest, root), { target }, ctxWith());
+  assert.is(fs.readlinkSync(path.join(target, 'sub/a/logs')), '.');
+  assert.is(fs.readFileSync(path.join(target, 'mine.txt'), 'utf8'), 'mine\n');
+});
+
 test.run();

@@ -391,6 +391,15 @@ export class TxnFs {
     return fs.readlinkSync(p);
   }
 
+  /** Whether p, followed through symlinks, is a directory (false when it dangles or loops). */
+  isDirFollowed(p: string): boolean {
+    try {
+      return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+    } catch {
+      return false; // a loop (ELOOP) or no permission: not a directory we can see
+    }
+  }
+
   readdir(p: string): string[] {
     return fs.readdirSync(p);
   }

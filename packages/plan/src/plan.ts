@@ -69,8 +69,9 @@ export interface PlanInput {
 
 const DIR_MODE = 0o755;
 
+/** A directory, or a symlink to one: what a trailing-slash preserve pattern matches on disk. */
 function isDirLike(s: DiskState | undefined): boolean {
-  return s?.type === 'dir';
+  return s?.type === 'dir' || (s?.type === 'symlink' && s.toDir === true);
 }
 
 function sameContent(e: FileEntry, s: DiskState): boolean {
@@ -176,7 +177,9 @@ export function computePlan(input: PlanInput): Plan {
 
   for (const e of manifest.files) {
     const s = freshRoot ? ({ type: 'absent' } as DiskState) : state(e.path);
-    const preserved = isPreservedPath(e.path, e.type === 'dir');
+    // Preserved as the release has it, or as the disk has it: a user's `logs -> /other/disk` link
+    // is theirs even where the release wants a file or a link called logs.
+    const preserved = isPreservedPath(e.path, e.type === 'dir') || (s.type !== 'absent' && isPreservedPath(e.path, isDirLike(s)));
     // Below a preserved directory the user made a symlink (logs -> /other/disk): the user's, and
     // never written through. Skipped like any present preserved path.
     if (preserved && !freshRoot && relAncestors(e.path).some((a) => state(a).type === 'symlink')) {
@@ -188,7 +191,7 @@ export function computePlan(input: PlanInput): Plan {
     if (preserved && s.type !== 'absent') {
       // The user's preserved path is of another kind than the release wants: refuse, never destroy.
       const wantDir = e.type === 'dir';
-      const isDir = s.type === 'dir' || (s.type === 'symlink' && preserve.isPreserved(e.path, true) && !preserve.isPreserved(e.path, false));
+      const isDir = isDirLike(s);
       if (wantDir !== isDir && !(e.type === 'symlink' && s.type === 'symlink')) {
         throw new TxnError('E_PATH_CONFLICT', `the release wants "${e.path}" as a ${e.type}, but it is a preserved ${s.type === 'dir' ? 'directory' : s.type} of yours; preserved paths are never replaced`, {
           hint: `move "${e.path}" aside if the new version may take it over, or keep the old version; nothing was changed`,

@@ -18,7 +18,7 @@ export interface TargetScan {
 function stateOf(fs: TxnFs, abs: string): DiskState {
   const st = fs.lstat(abs);
   if (st === undefined) return { type: 'absent' };
-  if (st.isSymbolicLink()) return { type: 'symlink', target: fs.readlink(abs) };
+  if (st.isSymbolicLink()) return { type: 'symlink', target: fs.readlink(abs), toDir: fs.isDirFollowed(abs) };
   if (st.isDirectory()) return { type: 'dir', mode: st.mode & 0o7777 };
   if (st.isFile()) return { type: 'file', size: st.size, mode: st.mode & 0o7777, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
   return { type: 'other' };
