@@ -60,9 +60,9 @@ export function relParent(rel: string): string {
 
 /** All ancestor directories of a manifest path, outermost first ('a/b/c' → ['a', 'a/b']). */
 export function relAncestors(rel: string): string[] {
-  const parts = rel.split('/');
+  // Called for every entry several times per run: prefixes by index, no split and join.
   const out: string[] = [];
-  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join('/'));
+  for (let i = rel.indexOf('/'); i !== -1; i = rel.indexOf('/', i + 1)) out.push(rel.slice(0, i));
   return out;
 }
 

@@ -549,8 +549,9 @@ export class Journal {
   private markRows(chain: ChainWriter, txnId: number, seqs: number[], state: OpState, error?: string): void {
     const at = this.stamp();
     const err = sqlValue(error);
-    const upd = this.stmt('UPDATE op SET state = ?, done_at = ?, error = COALESCE(?, error) WHERE txn_id = ? AND seq = ?');
-    for (const s of seqs) upd.run(state, at, err, txnId, s);
+    // A batch is mostly runs of consecutive seqs: one UPDATE per run, not one per op.
+    const upd = this.stmt('UPDATE op SET state = ?, done_at = ?, error = COALESCE(?, error) WHERE txn_id = ? AND seq BETWEEN ? AND ?');
+    for (const [lo, hi] of seqRuns(seqs)) upd.run(state, at, err, txnId, lo, hi);
     this.appendEvent(chain, txnId, 'ops', { seqs, state, error: err, at });
   }
 
@@ -637,4 +638,16 @@ export class Journal {
   query<T = Row>(sql: string, ...args: unknown[]): T[] {
     return this.db.prepare(sql).all(...args) as T[];
   }
+}
+
+/** Sorted runs of consecutive numbers: [5, 1, 2, 3, 7, 8] → [[1, 3], [5, 5], [7, 8]]. */
+export function seqRuns(seqs: readonly number[]): Array<[number, number]> {
+  const sorted = [...seqs].sort((a, b) => a - b);
+  const runs: Array<[number, number]> = [];
+  for (const s of sorted) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && (s === last[1] || s === last[1] + 1)) last[1] = s;
+    else runs.push([s, s]);
+  }
+  return runs;
 }
