@@ -125,8 +125,16 @@ export async function undoTxn(j: Journal, ctx: EngineContext, txnId: number, opt
     batch = [];
     batchPaths = new Set();
   };
+  // Compared case-folded: on a case-insensitive disk Readme.md and README.md are one path (a
+  // case-only rename backs up one and places the other), and their undos must not share a batch,
+  // or the backup's undo is decided while the placed file still answers to the old name.
   const related = (p: string): boolean => {
-    for (let q = p; q.length > 1; q = path.dirname(q)) if (batchPaths.has(q)) return true;
+    for (let q = foldPath(p); q.length > 1; q = path.dirname(q)) if (batchPaths.has(q)) return true;
+    return false;
+  };
+  const contains = (p: string): boolean => {
+    const prefix = foldPath(p) + path.sep;
+    for (const b of batchPaths) if (b.startsWith(prefix)) return true;
     return false;
   };
 
@@ -135,7 +143,7 @@ export async function undoTxn(j: Journal, ctx: EngineContext, txnId: number, opt
     if (op.undo === 'none') continue;
     const paths = [op.src, op.dst].filter((p): p is string => p !== null);
     const solo = op.undo === 'rmdir' || op.undo === 'rmtree';
-    if (solo || paths.some(related) || paths.some((p) => [...batchPaths].some((b) => b.startsWith(p + path.sep)))) await flush();
+    if (solo || paths.some(related) || paths.some(contains)) await flush();
     const step = undoStep(ctx, op, notes, opts.resumeDir);
     if (!step) {
       if (op.state === 'pending') settledNever.push(op.seq);
@@ -143,7 +151,7 @@ export async function undoTxn(j: Journal, ctx: EngineContext, txnId: number, opt
       continue; // a 'failed' op keeps its state: it never took effect
     }
     batch.push({ op, step });
-    for (const p of paths) batchPaths.add(p);
+    for (const p of paths) batchPaths.add(foldPath(p));
     if (solo || batch.length >= 1024) await flush();
   }
   await flush();
@@ -153,4 +161,9 @@ export async function undoTxn(j: Journal, ctx: EngineContext, txnId: number, opt
   j.markOps(txnId, inTree.filter((o) => o.state === 'done').map((o) => o.seq), 'undone', undefined, 'undo settled');
   j.markOps(txnId, inTree.filter((o) => o.state === 'pending').map((o) => o.seq), 'skipped', undefined, 'undo settled');
   return { undone, notes };
+}
+
+/** A path as a case-insensitive disk compares it. */
+function foldPath(p: string): string {
+  return p.normalize('NFC').toLowerCase();
 }

@@ -16,6 +16,8 @@ export interface Scenario {
   m1: string | null;
   m2: string;
   userFiles: TreeSpec;
+  /** The journal elsewhere (--journal), e.g. off a FUSE mount that cannot hold SQLite's shared memory. */
+  journal?: string;
 }
 
 export interface Outcome {
@@ -29,6 +31,11 @@ const instOf = (s: Scenario): string => path.join(s.work, 'inst');
 const tmplOf = (s: Scenario): string => path.join(s.work, 'tmpl');
 
 const snap = (dir: string): string[] => (fs.existsSync(dir) ? snapshotTree(dir) : ['<absent>']);
+/** --target, and --journal when the scenario keeps its journal elsewhere. */
+const where = (s: Scenario): string[] => ['--target', targetOf(s), ...(s.journal ? ['--journal', s.journal] : [])];
+const journalOf = (s: Scenario): string => s.journal ?? path.join(instOf(s), 'app.journal.db');
+/** The journal's own files, for a journal kept outside the target's parent. */
+const journalFiles = (s: Scenario): string[] => (s.journal ? ['', '-wal', '-shm', '.lock', '.lock.holder'].map((x) => s.journal + x) : []);
 
 function mustCli(args: string[], env: Record<string, string> = {}): CliResult {
   const r = runCli(args, { env });
@@ -42,16 +49,21 @@ export function prepare(s: Scenario): void {
   fs.rmSync(tmplOf(s), { recursive: true, force: true });
   fs.mkdirSync(instOf(s), { recursive: true });
   if (s.m1) {
-    mustCli(['apply', s.m1, '--target', targetOf(s), '--quiet']);
+    mustCli(['apply', s.m1, ...where(s), '--quiet']);
     makeTree(targetOf(s), s.userFiles);
   }
   fs.cpSync(instOf(s), tmplOf(s), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+  for (const f of journalFiles(s)) if (fs.existsSync(f)) fs.copyFileSync(f, `${f}.tmpl`);
 }
 
 /** Puts the target back to the template state (same absolute paths: the journal records them). */
 export function restore(s: Scenario): void {
   fs.rmSync(instOf(s), { recursive: true, force: true });
   fs.cpSync(tmplOf(s), instOf(s), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+  for (const f of journalFiles(s)) {
+    fs.rmSync(f, { force: true });
+    if (fs.existsSync(`${f}.tmpl`)) fs.copyFileSync(`${f}.tmpl`, f);
+  }
 }
 
 export interface Reference {
@@ -66,7 +78,7 @@ export function reference(s: Scenario): Reference {
   const oldSnap = snap(targetOf(s));
   const out = path.join(s.work, 'points.txt');
   fs.rmSync(out, { force: true });
-  mustCli(['apply', s.m2, '--target', targetOf(s), '--quiet'], { CODEMATE_TXN_CRASHPOINTS_OUT: out });
+  mustCli(['apply', s.m2, ...where(s), '--quiet'], { CODEMATE_TXN_CRASHPOINTS_OUT: out });
   const newSnap = snap(targetOf(s));
   const points = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split('\t')[1]!);
   return { oldSnap, newSnap, points };
@@ -75,10 +87,10 @@ export function reference(s: Scenario): Reference {
 /** Labels of the crash points `recover` passes after an apply killed at `applyPoint`. */
 export function recoverPoints(s: Scenario, applyPoint: number): string[] {
   restore(s);
-  runCli(['apply', s.m2, '--target', targetOf(s), '--quiet'], { env: { CODEMATE_TXN_CRASH_AT: String(applyPoint) } });
+  runCli(['apply', s.m2, ...where(s), '--quiet'], { env: { CODEMATE_TXN_CRASH_AT: String(applyPoint) } });
   const out = path.join(s.work, 'rpoints.txt');
   fs.rmSync(out, { force: true });
-  mustCli(['recover', '--target', targetOf(s), '--quiet'], { CODEMATE_TXN_CRASHPOINTS_OUT: out });
+  mustCli(['recover', ...where(s), '--quiet'], { CODEMATE_TXN_CRASHPOINTS_OUT: out });
   return fs.existsSync(out) ? fs.readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).map((l) => l.split('\t')[1]!) : [];
 }
 
@@ -91,7 +103,7 @@ export function check(s: Scenario, ref: Reference, recoverRc: CliResult): Outcom
   if (which === 'neither') problems.push(`target is neither old nor new:\n  ${diff(now, ref.oldSnap, ref.newSnap).join('\n  ')}`);
   const left = fs.readdirSync(instOf(s)).filter((n) => !['app', 'app.journal.db', 'app.journal.db.lock', 'app.journal.db.lock.holder', 'app.journal.db-wal', 'app.journal.db-shm'].includes(n));
   if (left.length) problems.push(`leftovers beside the target: ${left.join(', ')}`);
-  const jpath = path.join(instOf(s), 'app.journal.db');
+  const jpath = journalOf(s);
   if (fs.existsSync(jpath)) {
     const j = Journal.open(jpath, { readonly: true });
     const open = j.interruptedTxns();
@@ -103,7 +115,7 @@ export function check(s: Scenario, ref: Reference, recoverRc: CliResult): Outcom
 
 /** After recovery, a plain apply must reach the new version. */
 export function applyAgainReachesNew(s: Scenario, ref: Reference): string | undefined {
-  const r = runCli(['apply', s.m2, '--target', targetOf(s), '--quiet']);
+  const r = runCli(['apply', s.m2, ...where(s), '--quiet']);
   if (r.code !== 0) return `apply after recover exited ${r.code}: ${r.stderr.trim()}`;
   if (!eq(snap(targetOf(s)), ref.newSnap)) return 'apply after recover did not reach the new version';
   return undefined;
@@ -112,14 +124,14 @@ export function applyAgainReachesNew(s: Scenario, ref: Reference): string | unde
 /** Kill apply at crash point i, recover, check. */
 export function crashAt(s: Scenario, ref: Reference, i: number, opts: { recoverCrashAt?: number; applyAgain?: boolean; forward?: boolean } = {}): Outcome {
   restore(s);
-  const a = runCli(['apply', s.m2, '--target', targetOf(s), '--quiet'], { env: { CODEMATE_TXN_CRASH_AT: String(i) } });
+  const a = runCli(['apply', s.m2, ...where(s), '--quiet'], { env: { CODEMATE_TXN_CRASH_AT: String(i) } });
   const problems: string[] = [];
   if (a.signal !== 'SIGKILL') problems.push(`apply was expected to die at crash point ${i} but exited ${a.code}`);
   if (opts.recoverCrashAt !== undefined) {
-    const r1 = runCli(['recover', '--target', targetOf(s), '--quiet'], { env: { CODEMATE_TXN_CRASH_AT: String(opts.recoverCrashAt) } });
+    const r1 = runCli(['recover', ...where(s), '--quiet'], { env: { CODEMATE_TXN_CRASH_AT: String(opts.recoverCrashAt) } });
     if (r1.signal !== 'SIGKILL') problems.push(`recover was expected to die at its crash point ${opts.recoverCrashAt} but exited ${r1.code}`);
   }
-  const r = runCli(['recover', ...(opts.forward ? ['--forward'] : []), '--target', targetOf(s), '--quiet']);
+  const r = runCli(['recover', ...(opts.forward ? ['--forward'] : []), ...where(s), '--quiet']);
   const out = check(s, ref, r);
   out.problems.unshift(...problems);
   if (opts.applyAgain) {

@@ -218,7 +218,10 @@ export function computePlan(input: PlanInput): Plan {
         if (!mkdirSet.has(e.path)) { mkdirSet.add(e.path); mkdirs.push({ path: e.path, mode: e.mode }); }
       }
     } else {
-      if (e.type === 'file' && sameContent(e, s)) {
+      // A new spelling of a file going away under its old one (case-only rename on a
+      // case-insensitive disk) is never unchanged: the old name moves to the backup, taking the
+      // bytes with it, so the file is staged and placed under the new name.
+      if (e.type === 'file' && sameContent(e, s) && !aliasOf.has(e.path)) {
         action = s.type === 'file' && s.mode === e.mode ? 'unchanged' : 'chmod';
         if (action === 'chmod' && s.type === 'file') chmods.push({ path: e.path, from: s.mode, to: e.mode });
       } else if (e.type === 'symlink' && s.type === 'symlink' && s.target === e.target) {

@@ -1,7 +1,8 @@
 /**
  * computePlan is pure: these tests hand it the disk state a scan would report, including what a
- * case-insensitive disk reports (one inode under two spellings), which this machine's kernel
- * cannot mount (no ext4 casefold, no vfat, no FUSE case-folding filesystem in its packages).
+ * case-insensitive disk reports (one inode under two spellings). This machine's kernel cannot
+ * mount one natively (no ext4 casefold); packages/engine/test/case-insensitive.test.ts runs the
+ * same cases end to end on a FUSE mount (testkit's casefold-fs.py) where FUSE is available.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -58,6 +59,22 @@ test('case-only rename on a case-insensitive disk (one inode, two spellings): ba
   assert.equal(plan.removed, []);
   assert.is(plan.counts.replaced, 1);
   assert.is(plan.counts.removed, 0);
+});
+
+test('case-only rename with the same bytes on a case-insensitive disk is staged and placed, never "unchanged" (it would be deleted with the old spelling)', () => {
+  const plan = computePlan({
+    manifest: manifest([file('License.txt', 'a')]),
+    installedVersion: '1.0.0',
+    installed: [installedRow('LICENSE.txt', 'a')],
+    scan: scanOf({ 'LICENSE.txt': f(10, 'a'), 'License.txt': f(10, 'a') }),
+    preserve: nothingPreserved,
+    kind: 'update',
+  });
+  assert.equal(plan.backups.map((b) => [b.path, b.reason]), [['LICENSE.txt', 'replace']]);
+  assert.equal(plan.stage.map((e) => e.path), ['License.txt']);
+  assert.equal(plan.places, ['License.txt']);
+  assert.equal(plan.removed, []);
+  assert.equal(plan.entries.map((e) => [e.path, e.action]), [['License.txt', 'replace']]);
 });
 
 test('two different files whose names differ only by case on a case-sensitive disk are not aliases', () => {

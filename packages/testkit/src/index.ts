@@ -12,3 +12,5 @@ export { sqlite3, sqlite3Json, sqlite3Available } from './sqlite3.js';
 export type { Sqlite3Options } from './sqlite3.js';
 export { makeRelease } from './make-release.js';
 export type { ReleaseOptions } from './make-release.js';
+export { mountCaseInsensitive, caseInsensitiveUnavailable } from './case-insensitive.js';
+export type { CaseInsensitiveMount } from './case-insensitive.js';
