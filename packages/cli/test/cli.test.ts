@@ -231,7 +231,7 @@ test('manifest build: -o and stdout agree, the manifest round-trips through appl
   const out = path.join(work, 'rel', 'manifest.json');
   const b = runCli(['manifest', 'build', files, '--app', 'demo', '--version', '1.2.3', '-o', out]);
   assert.is(b.code, 0, show(b));
-  const s = runCli(['manifest', 'build', files, '--app', 'demo', '--version', '1.2.3']);
+  const s = runCli(['manifest', 'build', files, '--app', 'demo', '--version', '1.2.3'], { cwd: path.join(work, 'rel') });
   assert.is(s.code, 0, show(s));
   assert.is(s.stdout, fs.readFileSync(out, 'utf8'), 'stdout and -o give the same manifest');
   const m = JSON.parse(s.stdout) as { app: string; version: string; source: string; files: Array<{ path: string }> };
@@ -245,6 +245,27 @@ test('manifest build: -o and stdout agree, the manifest round-trips through appl
   assert.is(a.code, 0, show(a));
   assert.equal(snapshotTree(target, { exclude: (p) => p === '.codemate-version' }), snapshotTree(files));
   assert.is(fs.readFileSync(path.join(target, '.codemate-version'), 'utf8'), '1.2.3\n');
+});
+
+test('manifest build without --source names the built directory relative to the -o file (a tree not called files/ installs)', async () => {
+  const work = tempDir();
+  const files = makeTree(path.join(work, 'releases', 'pkg-1.2.3'), V1);
+  const out = path.join(work, 'manifests', 'demo.json');
+  fs.mkdirSync(path.dirname(out));
+  const b = runCli(['manifest', 'build', files, '--app', 'demo', '--version', '1.2.3', '-o', out, '--json']);
+  assert.is(b.code, 0, show(b));
+  const said = JSON.parse(b.stdout) as { output: string; entries: number; source: string };
+  assert.equal(said, { ok: true, output: out, app: 'demo', version: '1.2.3', entries: Object.keys(V1).length, source: '../releases/pkg-1.2.3' });
+  assert.is((JSON.parse(fs.readFileSync(out, 'utf8')) as { source: string }).source, '../releases/pkg-1.2.3');
+  const s = runCli(['manifest', 'build', 'releases/pkg-1.2.3', '--app', 'demo', '--version', '1.2.3'], { cwd: work });
+  assert.is((JSON.parse(s.stdout) as { source: string }).source, './releases/pkg-1.2.3', 'printed: relative to the current directory');
+  const q = runCli(['manifest', 'build', files, '--app', 'demo', '--version', '1.2.3', '-o', out, '--quiet']);
+  assert.is(q.code, 0, show(q));
+  assert.is(q.stdout, '');
+  const target = path.join(work, 'inst', 'app');
+  const a = runCli(['apply', out, '--target', target, '--quiet']);
+  assert.is(a.code, 0, show(a));
+  assert.equal(snapshotTree(target, { exclude: (p) => p === '.codemate-version' }), snapshotTree(files));
 });
 
 test('manifest build of a missing directory → exit 2', () => {
