@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { TxnError } from '@codemate-txn/core';
+import { TxnError, errorMessage } from '@codemate-txn/core';
 import { buildManifest, serializeManifest } from '@codemate-txn/manifest';
 import type { Runtime } from './main.js';
 import { printJson, reportError, say } from './output.js';
@@ -32,7 +32,16 @@ export function manifestBuildCommand(program: Command, rt: Runtime): void {
           process.stdout.write(text);
           return;
         }
-        fs.writeFileSync(out, text);
+        try {
+          fs.writeFileSync(out, text);
+        } catch (e: unknown) {
+          const why = (e as NodeJS.ErrnoException).code ?? 'error';
+          const found = why === 'ENOENT' ? 'its directory does not exist' : why === 'EISDIR' ? 'it is a directory' : errorMessage(e);
+          throw new TxnError('E_USAGE', `manifest build: cannot write the manifest to ${out}: expected a writable file path, found ${found} (${why})`, {
+            hint: 'give -o a file path in an existing, writable directory; nothing was written',
+            cause: e,
+          });
+        }
         const summary = { ok: true, output: out, app: manifest.app, version: manifest.version, entries: manifest.files.length, source: manifest.source };
         if (mode.json) printJson(summary);
         else say(mode, `wrote ${o.output}: ${summary.app} ${summary.version}, ${summary.entries} entries, source ${summary.source}`);

@@ -40,6 +40,14 @@ export function withCommon(cmd: Command): Command {
 }
 
 export function commonOf(o: Record<string, unknown>): CommonOptions & OutputMode {
+  // An empty value (`--target "$UNSET"`) would resolve to the current directory: refuse it.
+  for (const flag of ['target', 'journal'] as const) {
+    if (o[flag] === '') {
+      throw new TxnError('E_USAGE', `--${flag} expects a path, found an empty string`, {
+        hint: `give --${flag} a directory path, or leave it out to use ${flag === 'target' ? 'CODEMATE_TXN_TARGET or ~/.codemate' : '<parent>/<name>.journal.db'}; nothing was changed`,
+      });
+    }
+  }
   return {
     target: path.resolve(typeof o.target === 'string' ? o.target : defaultTarget()),
     journal: typeof o.journal === 'string' ? o.journal : undefined,

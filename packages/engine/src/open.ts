@@ -22,6 +22,7 @@ export function openForWrite(layout: TargetLayout, ctx: EngineContext, waitSecon
       details: { target: layout.target },
     });
   }
+  refuseMountPoint(layout.target);
   const parent = path.dirname(layout.journal);
   try {
     fsNode.mkdirSync(parent, { recursive: true });
@@ -53,3 +54,37 @@ export function openForWrite(layout: TargetLayout, ctx: EngineContext, waitSecon
   }
 }
 
+/**
+ * Placement and backup are renames between the target and its parent, which fail (EXDEV) across
+ * a mount point even on one device (a bind mount): a target that is the filesystem root or a
+ * mount point is refused before anything, journal and lock included, is created.
+ */
+export function refuseMountPoint(target: string): void {
+  const hint = 'install into a directory below the mount point (e.g. --target <mount>/app), so staging and backup land on the same filesystem; nothing was changed';
+  if (path.dirname(target) === target) {
+    throw new TxnError('E_TARGET_INVALID', `the target ${target} is the filesystem root; expected a directory with a parent, where staging, backup and the journal live`, { hint, details: { target } });
+  }
+  if (process.platform !== 'linux') return;
+  let canonical: string;
+  let table: string;
+  try {
+    canonical = path.join(fsNode.realpathSync(path.dirname(target)), path.basename(target));
+    table = fsNode.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return; // a missing parent is made by us (no mount there); no /proc: the device check in apply remains
+  }
+  for (const line of table.split('\n')) {
+    const at = line.split(' ')[4];
+    if (at !== undefined && unescapeMountPath(at) === canonical) {
+      throw new TxnError('E_TARGET_INVALID', `the target ${target} is a mount point; expected a directory on the same filesystem as its parent, so that every placement is an atomic rename (across a mount point rename fails with EXDEV)`, {
+        hint,
+        details: { target, mountPoint: canonical },
+      });
+    }
+  }
+}
+
+/** /proc/self/mountinfo writes space, tab, newline and backslash as octal escapes (\040…). */
+function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}

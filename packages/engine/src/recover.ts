@@ -200,6 +200,9 @@ export async function recoverPending(
 /** `codemate-txn recover`: takes the lock and recovers whatever is interrupted. */
 export async function recover(opts: RecoverOptions, ctx: EngineContext = defaultContext()): Promise<RecoverResult> {
   const layout = targetLayout(opts.target, opts.journal);
+  // No journal: nothing was ever begun here, so nothing can be interrupted. Create nothing (a
+  // typo in --target must not leave a directory and an empty journal behind).
+  if (!fsNode.existsSync(layout.journal)) return { ok: true, target: layout.target, recovered: [] };
   const { j, lock } = openForWrite(layout, ctx, opts.waitSeconds ?? 0, 'recover');
   try {
     const recovered = await recoverPending(j, ctx, layout, { noRecover: false, forward: opts.forward, by: 'recover' });

@@ -166,6 +166,14 @@ async function stageCopy(ctx: EngineContext, e: FileEntry, src: string, dst: str
   try {
     res = await ctx.fs.copyIn(src, dst, { maxSize: e.size, mode: e.mode, sync: false });
   } catch (err: unknown) {
+    if (isErrno(err, 'ENOTREG')) {
+      const kind = (err as { kind?: string }).kind ?? 'not a regular file';
+      throw new TxnError('E_SOURCE_MISSING', `files entry "${e.path}": its bytes are not at the source; expected a regular file at ${src}, found ${kind}`, {
+        hint: 'the release tree must hold plain files; republish it (manifest build refuses FIFOs, devices and sockets too)',
+        details: { path: e.path, source: src, found: kind },
+        cause: err,
+      });
+    }
     if (isErrno(err, 'ENOENT') && ctx.fs.lstat(src) === undefined) {
       throw new TxnError('E_SOURCE_MISSING', `files entry "${e.path}": its bytes are not at the source; expected a file at ${src}, found nothing`, {
         hint: 'check the manifest\'s "source" and that the release files were published with it',

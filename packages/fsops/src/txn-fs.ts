@@ -33,13 +33,38 @@ const CHUNK = 1 << 20;
 /** Files up to this size are copied whole and synchronously. */
 const SMALL_FILE = 256 * 1024;
 
-async function* readChunks(input: fs.promises.FileHandle): AsyncGenerator<Buffer> {
+async function* readChunks(fd: number): AsyncGenerator<Buffer> {
   for (;;) {
     const buf = Buffer.allocUnsafe(CHUNK);
-    const { bytesRead } = await input.read(buf, 0, CHUNK, null);
+    const bytesRead = await new Promise<number>((resolve, reject) => fs.read(fd, buf, 0, CHUNK, null, (e, n) => (e ? reject(e) : resolve(n))));
     if (bytesRead === 0) return;
     yield buf.subarray(0, bytesRead);
   }
+}
+
+/**
+ * Opens a source for reading, refusing anything but a regular file (errno-style code ENOTREG,
+ * with `kind`): a FIFO would block the read forever (and hold the lock), a device never ends.
+ * O_NONBLOCK so that opening a FIFO does not itself wait for a writer; it changes nothing for a
+ * regular file.
+ */
+export function openRegularFile(src: string): { fd: number; size: number } {
+  const fd = fs.openSync(src, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(fd);
+  } catch (e: unknown) {
+    fs.closeSync(fd);
+    throw e;
+  }
+  if (st.isFile()) return { fd, size: st.size };
+  fs.closeSync(fd);
+  const kind = st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file';
+  const e = new Error(`ENOTREG: not a regular file (${kind}), open '${src}'`) as NodeJS.ErrnoException & { kind: string };
+  e.code = 'ENOTREG';
+  e.path = src;
+  e.kind = kind;
+  throw e;
 }
 
 function sleepSync(ms: number): void {
@@ -163,45 +188,33 @@ export class TxnFs {
    * maxSize; fchmod, fsync, close. Returns what was written (the caller verifies it).
    */
   async copyIn(src: string, dst: string, opts: CopyOptions): Promise<WriteResult> {
-    if (opts.maxSize <= SMALL_FILE && fs.statSync(src, { throwIfNoEntry: false })?.isFile()) {
-      return this.mutate('write', dst, () => this.copySmall(src, dst, opts));
+    const { fd: fdIn, size } = openRegularFile(src);
+    try {
+      if (opts.maxSize <= SMALL_FILE) return this.mutate('write', dst, () => this.copySmall(fdIn, size, dst, opts));
+      return await this.mutateAsync('write', dst, () => this.writeChunks(dst, readChunks(fdIn), opts));
+    } finally {
+      fs.closeSync(fdIn);
     }
-    return this.mutateAsync('write', dst, async () => {
-      const input = await fs.promises.open(src, 'r');
-      try {
-        return await this.writeChunks(dst, readChunks(input), opts);
-      } finally {
-        await input.close();
-      }
-    });
   }
 
   /**
    * Small files are copied synchronously, whole: on the main thread a read, a hash and a write cost
    * less than the thread-pool round trips of a streamed copy (most release files are small).
    */
-  private copySmall(src: string, dst: string, opts: CopyOptions): WriteResult {
-    const fdIn = fs.openSync(src, 'r');
-    let buf: Buffer;
-    try {
-      const size = fs.fstatSync(fdIn).size;
-      // Read at most one byte past the limit: enough to know the source is too long.
-      buf = Buffer.allocUnsafe(Math.min(size, opts.maxSize + 1));
-      let off = 0;
-      while (off < buf.length) {
-        const n = fs.readSync(fdIn, buf, off, buf.length - off, off);
-        if (n === 0) break;
-        off += n;
-      }
-      buf = buf.subarray(0, off);
-    } finally {
-      fs.closeSync(fdIn);
+  private copySmall(fdIn: number, size: number, dst: string, opts: CopyOptions): WriteResult {
+    // Read at most one byte past the limit: enough to know the source is too long.
+    let buf = Buffer.allocUnsafe(Math.min(size, opts.maxSize + 1));
+    let off = 0;
+    while (off < buf.length) {
+      const n = fs.readSync(fdIn, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
     }
+    buf = buf.subarray(0, off);
     const fd = fs.openSync(dst, 'wx', opts.mode);
     try {
       if (buf.length > opts.maxSize) return { size: buf.length, sha256: '' };
-      let off = 0;
-      while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+      for (let w = 0; w < buf.length; ) w += fs.writeSync(fd, buf, w, buf.length - w);
       fs.fchmodSync(fd, opts.mode);
       if (opts.sync !== false) {
         fs.fsyncSync(fd);
