@@ -35,7 +35,7 @@ import { defaultContext, type EngineContext } from './context.js';
 import { checkInterrupted, runSteps, yieldToEventLoop, type Step } from './steps.js';
 import { stageSteps, stagedPathOf } from './stage.js';
 import { undoTxn } from './undo.js';
-import { installedByTxn, preserveFingerprint } from './fingerprint.js';
+import { changedPaths, installedByTxn, preserveFingerprint } from './fingerprint.js';
 import { cleanupTxn, recoverPending, resumeDirFor, type RecoverSummary } from './recover.js';
 
 export interface ApplyOptions {
@@ -591,9 +591,11 @@ async function applyLocked(
       intent: { phase: 'apply', kind: 'fingerprint', action: 'preserve-after', path: '', sha256: fpAfter.sha256, size: fpAfter.count, undo: 'none' },
       run: () => {
         if (fpAfter.sha256 !== fpBefore.sha256) {
-          throw new TxnError('E_PRESERVE_CHANGED', `preserved files changed during the transaction: expected fingerprint ${fpBefore.sha256} (${fpBefore.count} paths), found ${fpAfter.sha256} (${fpAfter.count} paths)`, {
-            hint: 'something wrote to your preserved files while the update ran; the update was rolled back, retry when nothing else is writing there',
-            details: { before: fpBefore, after: fpAfter },
+          const changed = changedPaths(fpBefore, fpAfter);
+          const shown = changed.slice(0, 10).join(', ') + (changed.length > 10 ? `, … (${changed.length - 10} more)` : '');
+          throw new TxnError('E_PRESERVE_CHANGED', `preserved files changed during the transaction: ${shown}; expected fingerprint ${fpBefore.sha256} (${fpBefore.count} paths), found ${fpAfter.sha256} (${fpAfter.count} paths)`, {
+            hint: 'something (the app itself, if it is running) wrote to those preserved files while the update ran; the update was rolled back: stop what writes there (or leave it out of the preserve patterns), then retry',
+            details: { changed, before: { sha256: fpBefore.sha256, count: fpBefore.count }, after: { sha256: fpAfter.sha256, count: fpAfter.count } },
           });
         }
       },

@@ -22,24 +22,43 @@ const HASH_LIMIT = 1024 * 1024;
 export interface Fingerprint {
   sha256: string;
   count: number;
+  /** Each preserved path's description (type, size, hash): to name what changed. */
+  paths: Map<string, string>;
+}
+
+/** Preserved paths whose description differs between two fingerprints, as `path (what)`. */
+export function changedPaths(before: Fingerprint, after: Fingerprint): string[] {
+  const out: string[] = [];
+  for (const [p, d] of before.paths) {
+    const now = after.paths.get(p);
+    if (now === undefined) out.push(`${p} (removed)`);
+    else if (now !== d) out.push(`${p} (${now[0] === d[0] ? 'modified' : 'type changed'})`);
+  }
+  for (const p of after.paths.keys()) if (!before.paths.has(p)) out.push(`${p} (added)`);
+  return out.sort();
 }
 
 /** Walks the target (never following links) and fingerprints its preserved paths. */
 export function preserveFingerprint(target: string, preserve: Preserver, exclude: ReadonlySet<string>): Fingerprint {
   const lines: string[] = [];
+  const paths = new Map<string, string>();
   const walk = (dir: string, rel: string, underPreserved: boolean): void => {
     for (const ent of listDir(dir)) {
       const r = rel === '' ? ent.name : `${rel}/${ent.name}`;
       const abs = path.join(dir, ent.name);
       const isDir = ent.isDirectory();
       const preserved = underPreserved || preserve.isPreserved(r, isDir || (ent.isSymbolicLink() && isDirTarget(abs)));
-      if (preserved && !exclude.has(r)) lines.push(describe(abs, r));
+      if (preserved && !exclude.has(r)) {
+        const line = describe(abs, r);
+        lines.push(line);
+        paths.set(r, line);
+      }
       if (isDir) walk(abs, r, preserved);
     }
   };
   if (fs.existsSync(target)) walk(target, '', false);
   lines.sort();
-  return { sha256: createHash('sha256').update(lines.join('\n')).digest('hex'), count: lines.length };
+  return { sha256: createHash('sha256').update(lines.join('\n')).digest('hex'), count: lines.length, paths };
 }
 
 function listDir(dir: string): fs.Dirent[] {

@@ -60,6 +60,9 @@ test('preserved files changed during the transaction: E_PRESERVE_CHANGED, rolled
     assert.is((e as { code: string }).code, 'E_PRESERVE_CHANGED');
     assert.is((e as { exitCode: number }).exitCode, 1);
     assert.match((e as Error).message, /expected fingerprint [0-9a-f]{64}/);
+    // E_PRESERVE_CHANGED named only two hashes: the message and details now name the file.
+    assert.match((e as Error).message, 'preserved files changed during the transaction: user_data/notes.db (modified);');
+    assert.equal((e as { facts: { changed: string[] } }).facts.changed, ['user_data/notes.db (modified)']);
   }
   assert.equal(snap(target).filter((l) => !l.includes('user_data/notes.db')), before, 'everything else is back to the old version');
   const j = Journal.open(path.join(root, 'inst', 'app.journal.db'), { readonly: true });
@@ -82,6 +85,7 @@ test('a preserved file created mid-transaction outside any preserved directory i
     assert.unreachable('the new preserved file must be caught');
   } catch (e: unknown) {
     assert.is((e as { code: string }).code, 'E_PRESERVE_CHANGED');
+    assert.match((e as Error).message, 'src/.env (added)');
   }
   assert.is(fs.readFileSync(intruder, 'utf8'), 'TOKEN=late', 'the user file is left alone');
   assert.equal(snap(target).filter((l) => !l.includes('src/.env')), before, 'everything else is back to the old version');
