@@ -1,24 +1,33 @@
 /**
- * One writer per target, and signals. A source file replaced by a FIFO makes a real `apply` block
- * mid-staging while holding the lock, until the test writes the bytes: a deterministic window
- * for a second process and for signals.
+ * One writer per target, and signals. The update's files come from a test HTTP server on
+ * 127.0.0.1 that holds the response for src/b.js until the test opens the gate: a real `apply`
+ * blocks mid-staging while holding the lock, a deterministic window for a second process and for
+ * signals. (A FIFO in the release tree did this once; sources must now be regular files.)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tempDir, cleanupTemps, makeRelease, runCli, spawnCli, cliResult, snapshotTree, type CliResult } from '@codemate-txn/testkit';
 import { Journal, acquireLock } from '@codemate-txn/journal';
 import { TREE_V1, TREE_V2 } from './helpers.js';
+import { startReleaseServer, type ReleaseServer } from '../../fetch/test/helpers/release-server.js';
 
-test.after(cleanupTemps);
+const servers: ReleaseServer[] = [];
+test.after(async () => {
+  for (const s of servers) await s.close();
+  cleanupTemps();
+});
 
 interface Blocked {
   target: string;
+  /**
+   * The update's manifest as a local file, for the other CLI runs: runCli is synchronous, so the
+   * in-process server could not answer them while they run.
+   */
   m2: string;
-  fifo: string;
-  bytes: string;
+  /** Lets the held download of src/b.js through. */
+  open: () => void;
   child: ReturnType<typeof spawnCli>;
   done: Promise<CliResult>;
   before: string[];
@@ -34,7 +43,7 @@ async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
   }
 }
 
-/** Installs v1, then starts an update to v2 whose src/b.js source is a FIFO: it blocks there. */
+/** Installs v1, then starts an update to v2 over HTTP whose src/b.js download is held: it blocks there. */
 async function blockedUpdate(extraArgs: string[] = []): Promise<Blocked> {
   const root = tempDir('lock-');
   const m1 = await makeRelease(path.join(root, 'rel-1'), { app: 'acc', version: '1.0.0', tree: TREE_V1 });
@@ -42,21 +51,19 @@ async function blockedUpdate(extraArgs: string[] = []): Promise<Blocked> {
   const target = path.join(root, 'inst', 'app');
   assert.is(runCli(['apply', m1, '--target', target, '--quiet']).code, 0);
   const before = snapshotTree(target);
-  const src = path.join(root, 'rel-2', 'files', 'src', 'b.js');
-  const bytes = fs.readFileSync(src, 'utf8');
-  fs.rmSync(src);
-  execFileSync('mkfifo', [src]);
-  const child = spawnCli(['apply', m2, '--target', target, ...extraArgs]);
+  const srv = await startReleaseServer(root);
+  servers.push(srv);
+  let open = (): void => {};
+  srv.fault('/rel-2/files/src/b.js', { gate: new Promise<void>((resolve) => (open = resolve)) }, 1);
+  const child = spawnCli(['apply', srv.url('/rel-2/manifest.json'), '--target', target, '--timeout', '60', ...extraArgs]);
   const done = cliResult(child);
-  // Blocked once the staging directory holds the version file (staged before the files).
-  await waitFor(() => fs.existsSync(path.join(root, 'inst', 'app.staging', '.codemate-version')));
+  await waitFor(() => srv.hits('/rel-2/files/src/b.js') > 0);
   await sleep(100);
-  return { target, m2, fifo: src, bytes, child, done, before };
+  return { target, m2, open: () => open(), child, done, before };
 }
 
 function feed(b: Blocked): void {
-  // Opening the FIFO for writing releases the blocked reader.
-  fs.writeFileSync(b.fifo, b.bytes);
+  b.open();
 }
 
 test('two applies at once: the second exits 4 naming the holder pid and start time; the first completes', async () => {
@@ -97,8 +104,7 @@ test('kill -9 of the lock holder leaves no stale lock: the next apply recovers a
   b.child.kill('SIGKILL');
   const r = await b.done;
   assert.is(r.signal, 'SIGKILL');
-  fs.rmSync(b.fifo);
-  fs.writeFileSync(b.fifo, b.bytes);
+  feed(b);
   const next = runCli(['apply', b.m2, '--target', b.target]);
   assert.is(next.code, 0, next.stderr);
   assert.match(next.stderr, /recovered interrupted transaction 2/);
@@ -126,7 +132,8 @@ for (const [sig, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
     assert.is(r.code, code, r.stderr);
     assert.match(r.stderr, /unchanged/);
     assert.equal(snapshotTree(b.target), b.before);
-    assert.equal(fs.readdirSync(path.dirname(b.target)).sort(), ['app', 'app.journal.db', 'app.journal.db.lock', 'app.journal.db.lock.holder']);
+    // Interrupted while downloading: the verified downloads are kept for the next apply (README).
+    assert.equal(fs.readdirSync(path.dirname(b.target)).sort(), ['app', 'app.journal.db', 'app.journal.db.lock', 'app.journal.db.lock.holder', 'app.staging.resume']);
     const j = Journal.open(path.join(path.dirname(b.target), 'app.journal.db'), { readonly: true });
     const t = j.lastTxn()!;
     j.close();

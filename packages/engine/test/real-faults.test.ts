@@ -140,10 +140,11 @@ test('a target that is a mount point is refused before anything changes (EXDEV w
     assert.unreachable();
   } catch (e: unknown) {
     assert.is((e as { code: string }).code, 'E_TARGET_INVALID');
-    assert.match((e as Error).message, /different filesystem/);
+    assert.match((e as Error).message, /is a mount point/);
   }
   assert.equal(fs.readdirSync(mnt), []);
   assert.not.ok(fs.existsSync(path.join(root, 'mnt.staging')));
+  assert.not.ok(fs.existsSync(path.join(root, 'mnt.journal.db')), 'refused before the journal is created');
 });
 
 test('audit commands read a journal on a read-only filesystem (status, log, verify exit 0)', async () => {

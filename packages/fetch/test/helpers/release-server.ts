@@ -24,7 +24,9 @@ export type Fault =
   /** Never answer ('head'), or answer and send half the body, then go silent ('body'). */
   | { stall: 'head' | 'body' }
   /** 302 to this location. */
-  | { redirect: string };
+  | { redirect: string }
+  /** Answer normally, but only once this promise settles (holds a client mid-download). */
+  | { gate: Promise<unknown> };
 
 export interface RequestRecord {
   path: string;
@@ -96,65 +98,72 @@ export async function startReleaseServer(root: string, opts: ServerOptions = {})
     if (fault !== undefined && 'redirect' in fault) return send(302, Buffer.alloc(0), { location: fault.redirect });
     if (fault !== undefined && 'stall' in fault && fault.stall === 'head') return; // never answers
 
-    let body: Buffer | undefined = memory.get(p);
-    if (body === undefined) {
-      const file = path.join(root, ...p.split('/').filter(Boolean));
-      if (!file.startsWith(root) || !fs.existsSync(file) || !fs.statSync(file).isFile()) return send(404, Buffer.from('not found\n'));
-      body = fs.readFileSync(file);
-    }
-    if (fault === undefined) {
-      const m = opts.ranges ? /^bytes=(\d+)-$/.exec(req.headers.range ?? '') : null;
-      if (m !== null && Number(m[1]) <= body.length) {
-        const from = Number(m[1]);
-        return send(206, body.subarray(from), { 'content-range': `bytes ${from}-${body.length - 1}/${body.length}` });
+    const respond = (fault: Exclude<Fault, { gate: Promise<unknown> }> | undefined): void => {
+      let body: Buffer | undefined = memory.get(p);
+      if (body === undefined) {
+        const file = path.join(root, ...p.split('/').filter(Boolean));
+        if (!file.startsWith(root) || !fs.existsSync(file) || !fs.statSync(file).isFile()) return send(404, Buffer.from('not found\n'));
+        body = fs.readFileSync(file);
       }
-      return send(200, body);
-    }
-    if ('body' in fault) return send(200, Buffer.from(fault.body));
-    if ('truncate' in fault) return send(200, body.subarray(0, fault.truncate));
-    if ('extra' in fault) {
-      const long = Buffer.concat([body, Buffer.alloc(fault.extra, 0x41)]);
-      if (!fault.chunked) return send(200, long);
-      res.writeHead(200, { 'transfer-encoding': 'chunked' });
-      res.end(long);
-      count(p, long.length);
-      return;
-    }
-    if ('endless' in fault) {
-      res.writeHead(200, { 'transfer-encoding': 'chunked' });
-      const chunk = Buffer.alloc(16 * 1024, 0x42);
-      let total = 0;
-      const pump = (): void => {
-        // Bounded anyway: a client that never stops reading must not run the test forever.
-        while (!res.destroyed && total < 64 * 1024 * 1024) {
-          total += chunk.length;
-          count(p, chunk.length);
-          if (!res.write(chunk)) {
-            res.once('drain', pump);
-            return;
-          }
+      if (fault === undefined) {
+        const m = opts.ranges ? /^bytes=(\d+)-$/.exec(req.headers.range ?? '') : null;
+        if (m !== null && Number(m[1]) <= body.length) {
+          const from = Number(m[1]);
+          return send(206, body.subarray(from), { 'content-range': `bytes ${from}-${body.length - 1}/${body.length}` });
         }
-        res.end();
-      };
-      pump();
+        return send(200, body);
+      }
+      if ('body' in fault) return send(200, Buffer.from(fault.body));
+      if ('truncate' in fault) return send(200, body.subarray(0, fault.truncate));
+      if ('extra' in fault) {
+        const long = Buffer.concat([body, Buffer.alloc(fault.extra, 0x41)]);
+        if (!fault.chunked) return send(200, long);
+        res.writeHead(200, { 'transfer-encoding': 'chunked' });
+        res.end(long);
+        count(p, long.length);
+        return;
+      }
+      if ('endless' in fault) {
+        res.writeHead(200, { 'transfer-encoding': 'chunked' });
+        const chunk = Buffer.alloc(16 * 1024, 0x42);
+        let total = 0;
+        const pump = (): void => {
+          // Bounded anyway: a client that never stops reading must not run the test forever.
+          while (!res.destroyed && total < 64 * 1024 * 1024) {
+            total += chunk.length;
+            count(p, chunk.length);
+            if (!res.write(chunk)) {
+              res.once('drain', pump);
+              return;
+            }
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
+      if ('resetAfter' in fault) {
+        res.writeHead(200, { 'content-length': body.length });
+        res.write(body.subarray(0, fault.resetAfter), () => {
+          count(p, fault.resetAfter);
+          const s = req.socket as Socket & { resetAndDestroy?: () => void };
+          setTimeout(() => (s.resetAndDestroy ? s.resetAndDestroy() : s.destroy()), 5);
+        });
+        return;
+      }
+      if ('stall' in fault) {
+        res.writeHead(200, { 'content-length': body.length });
+        const half = Math.floor(body.length / 2);
+        res.write(body.subarray(0, half));
+        count(p, half);
+        return; // and nothing more
+      }
+    };
+    if (fault !== undefined && 'gate' in fault) {
+      void fault.gate.then(() => respond(undefined));
       return;
     }
-    if ('resetAfter' in fault) {
-      res.writeHead(200, { 'content-length': body.length });
-      res.write(body.subarray(0, fault.resetAfter), () => {
-        count(p, fault.resetAfter);
-        const s = req.socket as Socket & { resetAndDestroy?: () => void };
-        setTimeout(() => (s.resetAndDestroy ? s.resetAndDestroy() : s.destroy()), 5);
-      });
-      return;
-    }
-    if ('stall' in fault) {
-      res.writeHead(200, { 'content-length': body.length });
-      const half = Math.floor(body.length / 2);
-      res.write(body.subarray(0, half));
-      count(p, half);
-      return; // and nothing more
-    }
+    respond(fault);
   });
   server.on('connection', (s) => {
     sockets.add(s);
