@@ -3,6 +3,7 @@
  * made, so engine, recover and tests agree.
  */
 import * as path from 'node:path';
+import { TxnError } from './errors.js';
 
 export interface TargetLayout {
   /** The installation, absolute. */
@@ -24,6 +25,8 @@ export interface TargetLayout {
 }
 
 export function targetLayout(target: string, journal?: string): TargetLayout {
+  // path.resolve('') is the current directory: an empty target is a caller's bug, never a place.
+  if (target === '') throw new TxnError('E_USAGE', 'the target must be a path, found an empty string', { hint: 'pass the installation directory; nothing was changed' });
   const abs = path.resolve(target);
   const parent = path.dirname(abs);
   const name = path.basename(abs);

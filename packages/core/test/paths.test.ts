@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { relAncestors } from '@codemate-txn/core';
+import { relAncestors, targetLayout } from '@codemate-txn/core';
 
 test('relAncestors: every ancestor, outermost first', () => {
   assert.equal(relAncestors('a'), []);
@@ -11,6 +11,11 @@ test('relAncestors: every ancestor, outermost first', () => {
   assert.equal(relAncestors('a/'), ['a']);
   assert.equal(relAncestors('a//b'), ['a', 'a/']);
   assert.equal(relAncestors('/a'), ['']);
+});
+
+test('targetLayout of an empty target (path.resolve would make it the current directory) is E_USAGE', () => {
+  assert.throws(() => targetLayout(''), (e: { code?: string }) => e.code === 'E_USAGE');
+  assert.is(targetLayout('/srv/app').journal, '/srv/app.journal.db');
 });
 
 test.run();
