@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import { TxnError } from '@codemate-txn/core';
 import { apply, planApply, recover, type ApplyResult, type DryRunResult, type ProgressEvent, type RecoverResult } from '@codemate-txn/engine';
-import { status } from '@codemate-txn/audit';
+import type * as Audit from '@codemate-txn/audit';
 import { createFetcher, openRelease, FETCH_DEFAULTS, type FeedChoice, type Fetcher } from '@codemate-txn/fetch';
 import { readPublicKey } from '@codemate-txn/signing';
 import { commonOf, parseSeconds, withCommon, type CommonOptions, type Runtime } from './main.js';
@@ -64,6 +64,8 @@ function publicKeyOf(flag: unknown, env: NodeJS.ProcessEnv) {
 /** The installed version a feed choice starts from; null when nothing is installed. */
 function installedVersionOf(mode: CommonOptions): string | null {
   if (!fs.existsSync(mode.target)) return null;
+  // The audit package only for a feed (it asks what is installed); a manifest apply never loads it.
+  const { status } = require('@codemate-txn/audit') as typeof Audit;
   return status({ target: mode.target, ...(mode.journal === undefined ? {} : { journal: mode.journal }) }).installed?.version ?? null;
 }
 

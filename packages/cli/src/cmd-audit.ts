@@ -3,11 +3,12 @@ import * as path from 'node:path';
 import { Journal } from '@codemate-txn/journal';
 import type { Command } from 'commander';
 import { TxnError, EXIT } from '@codemate-txn/core';
-import {
-  formatLog, formatShow, formatStatus, formatVerify, formatVerifyJournal, log, logJsonl, show, status, verify, verifyJournal,
-} from '@codemate-txn/audit';
+import type * as Audit from '@codemate-txn/audit';
 import { commonOf, withCommon, type Runtime } from './main.js';
 import { printJson, reportError, say } from './output.js';
+
+/** Loaded when an audit command runs: apply never needs it at start-up. */
+const audit = (): typeof Audit => require('@codemate-txn/audit') as typeof Audit;
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -19,9 +20,9 @@ export function auditCommands(program: Command, rt: Runtime): void {
     .action(async (o: Record<string, unknown>) => {
       const mode = commonOf(o);
       try {
-        const r = status({ target: mode.target, journal: mode.journal });
+        const r = audit().status({ target: mode.target, journal: mode.journal });
         if (mode.json) printJson(r);
-        else say(mode, formatStatus(r));
+        else say(mode, audit().formatStatus(r));
       } catch (e: unknown) {
         rt.setExit(reportError(mode, e));
       }
@@ -41,16 +42,16 @@ export function auditCommands(program: Command, rt: Runtime): void {
     .action(async (o: Record<string, unknown>) => {
       const mode = commonOf(o);
       try {
-        const rows = log({
+        const rows = audit().log({
           target: mode.target, journal: mode.journal,
           since: o.since as string | undefined, until: o.until as string | undefined,
           state: o.state as string | undefined, limit: o.limit as number | undefined,
         });
         if (o.jsonl === true) {
-          const text = logJsonl([...rows].reverse());
+          const text = audit().logJsonl([...rows].reverse());
           if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
         } else if (mode.json) printJson({ ok: true, transactions: rows });
-        else say(mode, formatLog(rows));
+        else say(mode, audit().formatLog(rows));
       } catch (e: unknown) {
         rt.setExit(reportError(mode, e));
       }
@@ -61,9 +62,9 @@ export function auditCommands(program: Command, rt: Runtime): void {
     .action(async (id: string, o: Record<string, unknown>) => {
       const mode = commonOf(o);
       try {
-        const r = show({ target: mode.target, journal: mode.journal, txnId: id });
+        const r = audit().show({ target: mode.target, journal: mode.journal, txnId: id });
         if (mode.json) printJson({ ok: true, ...r });
-        else say(mode, formatShow(r));
+        else say(mode, audit().formatShow(r));
       } catch (e: unknown) {
         rt.setExit(reportError(mode, e));
       }
@@ -85,17 +86,17 @@ export function auditCommands(program: Command, rt: Runtime): void {
       const chain = o.journal === true || o.chain === true || typeof o.anchor === 'string';
       try {
         if (chain) {
-          const r = verifyJournal({ target: mode.target, journal: mode.journal, ...(typeof o.anchor === 'string' ? { anchor: o.anchor } : {}) });
+          const r = audit().verifyJournal({ target: mode.target, journal: mode.journal, ...(typeof o.anchor === 'string' ? { anchor: o.anchor } : {}) });
           if (mode.json) printJson({ ok: r.intact, ...r });
-          else say(mode, formatVerifyJournal(r));
+          else say(mode, audit().formatVerifyJournal(r));
           if (!r.intact) rt.setExit(EXIT.drift);
           return;
         }
         // A journal named without a target: check the target that journal records, not ~/.codemate.
         const target = typeof o.target !== 'string' && mode.journal ? recordedTarget(mode.journal) ?? mode.target : mode.target;
-        const r = await verify({ target, journal: mode.journal, preserve: o.preserve as string[] });
+        const r = await audit().verify({ target, journal: mode.journal, preserve: o.preserve as string[] });
         if (mode.json) printJson({ ok: r.clean, ...r });
-        else say(mode, formatVerify(r));
+        else say(mode, audit().formatVerify(r));
         if (!r.clean) rt.setExit(EXIT.drift);
       } catch (e: unknown) {
         rt.setExit(reportError(mode, e));

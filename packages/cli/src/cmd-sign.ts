@@ -2,9 +2,12 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { parseManifest } from '@codemate-txn/manifest';
-import { signManifestFile, writeKeyPair } from '@codemate-txn/signing';
+import type * as Signing from '@codemate-txn/signing';
 import type { Runtime } from './main.js';
 import { printJson, reportError, say } from './output.js';
+
+/** Loaded when a signing command runs. */
+const signing = (): typeof Signing => require('@codemate-txn/signing') as typeof Signing;
 
 export function signCommands(program: Command, rt: Runtime): void {
   program
@@ -17,7 +20,7 @@ export function signCommands(program: Command, rt: Runtime): void {
     .action((o: Record<string, unknown>) => {
       const mode = { json: o.json === true, quiet: o.quiet === true };
       try {
-        const r = writeKeyPair(path.resolve(String(o.out)), { force: o.force === true });
+        const r = signing().writeKeyPair(path.resolve(String(o.out)), { force: o.force === true });
         if (mode.json) printJson({ ok: true, ...r });
         else {
           say(mode, [
@@ -42,7 +45,7 @@ export function signCommands(program: Command, rt: Runtime): void {
       const mode = { json: o.json === true, quiet: o.quiet === true };
       try {
         // A manifest that apply would refuse is not worth a signature: parse it first.
-        const r = signManifestFile(path.resolve(manifest), String(o.key), (bytes, location) => void parseManifest(bytes, location, { allowSpecialModes: true }));
+        const r = signing().signManifestFile(path.resolve(manifest), String(o.key), (bytes, location) => void parseManifest(bytes, location, { allowSpecialModes: true }));
         if (mode.json) printJson({ ok: true, ...r });
         else say(mode, `signed ${r.manifest} (${r.manifestBytes} bytes) with key ${r.keyId}: wrote ${r.signaturePath}\nnext: publish ${path.basename(r.signaturePath)} beside ${path.basename(r.manifest)}; any later change to the manifest needs a new signature`);
       } catch (e: unknown) {

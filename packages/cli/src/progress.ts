@@ -2,7 +2,7 @@
  * Progress on stderr, only on a TTY and never with --json/--quiet: cli-progress (well kept,
  * no dependencies beyond string-width, handles TTY redraw and ETA).
  */
-import cliProgress from 'cli-progress';
+import type * as CliProgress from 'cli-progress';
 import type { ProgressEvent } from '@codemate-txn/engine';
 import { formatBytes, type OutputMode } from './output.js';
 
@@ -13,6 +13,8 @@ export interface Progress {
 
 export function makeProgress(mode: OutputMode): Progress {
   if (mode.json || mode.quiet || !process.stderr.isTTY) return { stop() {} };
+  // Loaded only here: a run without a bar (scripts, CI, --json) never pays for it at start-up.
+  const cliProgress = require('cli-progress') as typeof CliProgress;
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,

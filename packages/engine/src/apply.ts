@@ -11,7 +11,8 @@
  */
 import * as fsNode from 'node:fs';
 import * as path from 'node:path';
-import semver from 'semver';
+// Only the function used: the whole semver package costs ~10 ms of every start.
+import semverCompare from 'semver/functions/compare';
 import {
   TxnError,
   VERSION_FILE,
@@ -35,7 +36,7 @@ import { defaultContext, type EngineContext } from './context.js';
 import { checkInterrupted, runSteps, yieldToEventLoop, type Step } from './steps.js';
 import { stageSteps, stagedPathOf } from './stage.js';
 import { undoTxn } from './undo.js';
-import { changedPaths, installedByTxn, preserveFingerprint } from './fingerprint.js';
+import { changedPaths, fingerprintOf, installedByTxn, preserveFingerprint, walkPreserved } from './fingerprint.js';
 import { cleanupTxn, recoverPending, resumeDirFor, type RecoverSummary } from './recover.js';
 
 export interface ApplyOptions {
@@ -112,6 +113,25 @@ interface Decision {
   fromVersion: string | null;
 }
 
+/**
+ * The preserve rules plus the paths the user owns, with answers remembered: the fingerprint walks
+ * ask about every path in the target twice, and the plan about every manifest path and its parents.
+ */
+function memoPreserver(base: { isPreserved(rel: string, isDir: boolean): boolean }, userOwned: ReadonlySet<string>) {
+  const seen = [new Map<string, boolean>(), new Map<string, boolean>()];
+  return {
+    isPreserved(rel: string, isDir: boolean): boolean {
+      const m = seen[isDir ? 1 : 0]!;
+      let v = m.get(rel);
+      if (v === undefined) {
+        v = base.isPreserved(rel, isDir) || userOwned.has(rel);
+        m.set(rel, v);
+      }
+      return v;
+    },
+  };
+}
+
 /** Version rules of DESIGN §4: same → noop (unless repair), older → refused (unless allowed). */
 function decide(loaded: LoadedManifest, installed: { app: string; version: string } | undefined, targetExists: boolean, opts: ApplyOptions): Decision {
   const m = loaded.manifest;
@@ -121,7 +141,7 @@ function decide(loaded: LoadedManifest, installed: { app: string; version: strin
       hint: 'use a different --target for a different app',
     });
   }
-  const cmp = semver.compare(m.version, installed.version);
+  const cmp = semverCompare(m.version, installed.version);
   if (cmp === 0) return { kind: opts.repair ? 'repair' : 'noop', fromVersion: installed.version };
   if (cmp < 0) {
     if (!opts.allowDowngrade) {
@@ -493,13 +513,15 @@ async function applyLocked(
   }
   const installed = d.fromVersion === null ? [] : j.installedFiles();
   const statCache = j.statCache();
-  const scan = await scanTarget(ctx.fs, layout.target, m, installed, ctx.concurrency, statCache);
-  result.hashed = { hashed: scan.hashed, fromStatCache: scan.cached };
   // Paths that were preserved the last time are the user's from then on, even if the pattern
   // that preserved them (a --preserve flag) is not given again.
   const userOwned = d.fromVersion === null ? new Set<string>() : j.userOwnedPaths();
-  const base = preserveFor(loaded, opts.preserve);
-  const preserve = { isPreserved: (rel: string, isDir: boolean) => base.isPreserved(rel, isDir) || userOwned.has(rel) };
+  const preserve = memoPreserver(preserveFor(loaded, opts.preserve), userOwned);
+  // The preserved files as they are before anything changes (one walk of the whole target, whose
+  // directory listings the scan then reuses instead of reading them again).
+  const walkBefore = walkPreserved(layout.target, preserve);
+  const scan = await scanTarget(ctx.fs, layout.target, m, installed, ctx.concurrency, statCache, walkBefore.listings);
+  result.hashed = { hashed: scan.hashed, fromStatCache: scan.cached };
   const plan = computePlan({ manifest: m, installedVersion: d.fromVersion, installed, scan, preserve, kind: d.kind });
   result.counts = plan.counts;
   const tPlan = Date.now();
@@ -561,7 +583,7 @@ async function applyLocked(
     // Paths this transaction creates where nothing was are not the user's: a link the release adds
     // may match a preserve pattern once placed (`x/logs -> .` is a link to a directory).
     const fpExclude = installedByTxn(plan.entries.filter((e) => e.action === 'install' || e.action === 'preserved-install').map((e) => e.path));
-    const fpBefore = preserveFingerprint(layout.target, preserve, fpExclude);
+    const fpBefore = fingerprintOf(walkBefore, fpExclude);
     const fpStep: Step = {
       intent: { phase: 'stage', kind: 'fingerprint', action: 'preserve-before', path: '', sha256: fpBefore.sha256, size: fpBefore.count, undo: 'none' },
       run: () => {},

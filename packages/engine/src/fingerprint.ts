@@ -38,34 +38,53 @@ export function changedPaths(before: Fingerprint, after: Fingerprint): string[] 
   return out.sort();
 }
 
-/** Walks the target (never following links) and fingerprints its preserved paths. */
-export function preserveFingerprint(target: string, preserve: Preserver, exclude: ReadonlySet<string>): Fingerprint {
-  const lines: string[] = [];
-  const paths = new Map<string, string>();
+/** One walk of the whole target: each preserved path's line, and every directory's entry names. */
+export interface PreserveWalk {
+  lines: Map<string, string>;
+  /** Relative directory ('' for the target) → its entry names, as read (the scan reuses them). */
+  listings: Map<string, string[]>;
+}
+
+/** Walks the target (never following links): every preserved path's line, every directory listed. */
+export function walkPreserved(target: string, preserve: Preserver): PreserveWalk {
+  const lines = new Map<string, string>();
+  const listings = new Map<string, string[]>();
   const walk = (dir: string, rel: string, underPreserved: boolean): void => {
-    for (const ent of listDir(dir)) {
+    const ents = listDir(dir);
+    if (ents === undefined) return;
+    listings.set(rel, ents.map((e) => e.name));
+    for (const ent of ents) {
       const r = rel === '' ? ent.name : `${rel}/${ent.name}`;
-      const abs = path.join(dir, ent.name);
+      const abs = `${dir}${path.sep}${ent.name}`;
       const isDir = ent.isDirectory();
       const preserved = underPreserved || preserve.isPreserved(r, isDir || (ent.isSymbolicLink() && isDirTarget(abs)));
-      if (preserved && !exclude.has(r)) {
-        const line = describe(abs, r);
-        lines.push(line);
-        paths.set(r, line);
-      }
+      if (preserved) lines.set(r, describe(abs, r));
       if (isDir) walk(abs, r, preserved);
     }
   };
   if (fs.existsSync(target)) walk(target, '', false);
-  lines.sort();
+  return { lines, listings };
+}
+
+/** The fingerprint of a walk, leaving out the paths in exclude. */
+export function fingerprintOf(w: PreserveWalk, exclude: ReadonlySet<string>): Fingerprint {
+  const paths = new Map<string, string>();
+  for (const [r, line] of w.lines) if (!exclude.has(r)) paths.set(r, line);
+  const lines = [...paths.values()].sort();
   return { sha256: createHash('sha256').update(lines.join('\n')).digest('hex'), count: lines.length, paths };
 }
 
-function listDir(dir: string): fs.Dirent[] {
+/** Walks the target (never following links) and fingerprints its preserved paths. */
+export function preserveFingerprint(target: string, preserve: Preserver, exclude: ReadonlySet<string>): Fingerprint {
+  return fingerprintOf(walkPreserved(target, preserve), exclude);
+}
+
+/** A directory's entries; undefined when it cannot be listed (gone, or no permission). */
+function listDir(dir: string): fs.Dirent[] | undefined {
   try {
     return fs.readdirSync(dir, { withFileTypes: true });
   } catch {
-    return [];
+    return undefined;
   }
 }
 

@@ -207,3 +207,12 @@ export function checkFeedManifest(feed: Feed, release: FeedRelease, manifest: { 
     });
   }
 }
+
+/** semver's answers open-release needs, so that it loads semver only with this module. */
+export function semverValid(v: string): boolean {
+  return semver.valid(v) !== null;
+}
+
+export function semverLt(a: string, b: string): boolean {
+  return semver.lt(a, b);
+}

@@ -2,9 +2,9 @@
  * What `apply` acts on: a manifest named directly, or the release a feed selects. One call for the
  * CLI (and for an embedding updater): everything in here happens before any transaction starts.
  */
-import semver from 'semver';
+import type * as FeedLib from './feed.js';
 import { TxnError } from '@codemate-txn/core';
-import { checkFeedManifest, loadFeed, selectRelease, type FeedRelease } from './feed.js';
+import type { FeedRelease } from './feed.js';
 import { loadManifest, type LoadManifestOptions, type LoadedRelease } from './load-manifest.js';
 
 export interface OpenReleaseOptions extends LoadManifestOptions {
@@ -46,13 +46,15 @@ export async function openRelease(opts: OpenReleaseOptions): Promise<OpenedRelea
     }
     return { upToDate: false, loaded: await loadManifest(opts.manifest, opts), feed: null };
   }
+  // Feeds (their validator, semver) are loaded only when one is used: a manifest apply starts faster.
+  const { checkFeedManifest, loadFeed, selectRelease, semverLt, semverValid } = require('./feed.js') as typeof FeedLib;
   const feed = await loadFeed(opts.feed!, opts);
   const to = opts.to ?? 'latest';
   const channel = opts.channel ?? 'stable';
   const installed = opts.installedVersion?.() ?? null;
   const sel = selectRelease(feed, { to, channel, installed });
   const choice: FeedChoice = { location: feed.location, release: sel.release, channel, skipped: sel.skipped };
-  if (to === 'latest' && installed !== null && semver.valid(installed) !== null && semver.lt(sel.release.version, installed)) {
+  if (to === 'latest' && installed !== null && semverValid(installed) && semverLt(sel.release.version, installed)) {
     return { upToDate: true, installed, feed: choice };
   }
   const loaded = await loadManifest(sel.release.manifestLocation, opts);

@@ -30,7 +30,7 @@ export interface CopyOptions {
 const RETRY_CODES = ['EBUSY', 'EPERM', 'EACCES'];
 const RETRY_DELAYS_MS = [10, 30, 90, 270];
 const CHUNK = 1 << 20;
-/** Files up to this size are copied whole and synchronously. */
+/** Files up to this size are read whole and synchronously (cheaper than thread-pool round trips). */
 const SMALL_FILE = 256 * 1024;
 
 async function* readChunks(fd: number): AsyncGenerator<Buffer> {
@@ -65,6 +65,23 @@ export function openRegularFile(src: string): { fd: number; size: number } {
   e.path = src;
   e.kind = kind;
   throw e;
+}
+
+/** A path that opens the file behind fd (Linux: /proc/self/fd/N), else the path it was opened by. */
+function sourceHandlePath(fd: number, src: string): string {
+  return process.platform === 'linux' ? `/proc/self/fd/${fd}` : src;
+}
+
+/** sha256 of an open file from its start, stopping as soon as it holds more than limit bytes. */
+async function hashFd(fd: number, limit: number): Promise<WriteResult> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const chunk of readChunks(fd)) {
+    size += chunk.length;
+    if (size > limit) return { size, sha256: '' };
+    h.update(chunk);
+  }
+  return { size, sha256: h.digest('hex') };
 }
 
 function sleepSync(ms: number): void {
@@ -184,14 +201,26 @@ export class TxnFs {
   }
 
   /**
-   * Copies a local file into a new file, hashing the bytes as they are written, cut off past
-   * maxSize; fchmod, fsync, close. Returns what was written (the caller verifies it).
+   * Copies a local file into a new file; fchmod, fsync unless deferred, close. Returns the size and
+   * sha256 of what was written (the caller verifies it). The source is opened first (O_NONBLOCK,
+   * fstat'ed: only a regular file).
+   *
+   * Small files (most release files) are read, hashed and written whole on the main thread: cheaper
+   * than thread-pool round trips. A large file is copied by one thread-pool request (copyFile with
+   * COPYFILE_FICLONE): a reflink where the filesystem supports it (btrfs, XFS, APFS), else an
+   * in-kernel copy (copy_file_range or sendfile), through /proc/self/fd on Linux so that it is the
+   * very file checked; then hashed as read back from the new file. A source larger than maxSize is
+   * not copied at all.
    */
   async copyIn(src: string, dst: string, opts: CopyOptions): Promise<WriteResult> {
     const { fd: fdIn, size } = openRegularFile(src);
     try {
       if (opts.maxSize <= SMALL_FILE) return this.mutate('write', dst, () => this.copySmall(fdIn, size, dst, opts));
-      return await this.mutateAsync('write', dst, () => this.writeChunks(dst, readChunks(fdIn), opts));
+      if (size > opts.maxSize) return { size, sha256: '' };
+      return await this.mutateAsync('write', dst, async () => {
+        await fs.promises.copyFile(sourceHandlePath(fdIn, src), dst, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
+        return await this.finishCopy(dst, opts);
+      });
     } finally {
       fs.closeSync(fdIn);
     }
@@ -224,6 +253,22 @@ export class TxnFs {
       fs.closeSync(fd);
     }
     return { size: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
+  }
+
+  /** The copied file: set its mode, hash what it holds, fsync it unless deferred. */
+  private async finishCopy(dst: string, opts: CopyOptions): Promise<WriteResult> {
+    const fd = fs.openSync(dst, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      fs.fchmodSync(fd, opts.mode);
+      const res = await hashFd(fd, opts.maxSize);
+      if (opts.sync !== false) {
+        fs.fsyncSync(fd);
+        this.stats.fileFsyncs++;
+      }
+      return res;
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /**
@@ -378,12 +423,23 @@ export class TxnFs {
       await this.mutateAsync('unlink', p, () => fs.promises.unlink(p));
       return;
     }
-    const names = fs.readdirSync(p);
+    await this.rmDirAsync(p, parallel);
+  }
+
+  /** rmTreeAsync of a directory: entries whose type the listing gives need no lstat of their own. */
+  private async rmDirAsync(p: string, parallel: number): Promise<void> {
+    const ents = fs.readdirSync(p, { withFileTypes: true });
     let next = 0;
     const one = async (): Promise<void> => {
-      while (next < names.length) await this.rmTreeAsync(path.join(p, names[next++]!), parallel);
+      while (next < ents.length) {
+        const ent = ents[next++]!;
+        const child = path.join(p, ent.name);
+        if (ent.isDirectory()) await this.rmDirAsync(child, parallel);
+        else if (ent.isFile() || ent.isSymbolicLink()) await this.mutateAsync('unlink', child, () => fs.promises.unlink(child));
+        else await this.rmTreeAsync(child, parallel); // type unknown (some filesystems) or special: lstat decides
+      }
     };
-    await Promise.all(Array.from({ length: Math.min(parallel, names.length) }, one));
+    await Promise.all(Array.from({ length: Math.min(parallel, ents.length) }, one));
     await this.mutateAsync('rmdir', p, () => fs.promises.rmdir(p));
   }
 

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TxnFs, faultConfigFromEnv } from '@codemate-txn/fsops';
@@ -71,6 +72,30 @@ test('crash points are reported before and after each mutation, numbered', () =>
 test('bad fault variables are refused with a clear message', () => {
   assert.throws(() => faultConfigFromEnv({ CODEMATE_TXN_CRASH_AT: 'soon' }), /positive integer/);
   assert.throws(() => faultConfigFromEnv({ CODEMATE_TXN_FAIL_AT: 'ENOSPC' }), /N:CODE/);
+});
+
+test('copyIn of a large file (copyFile, reflink where supported) gives exact bytes, the asked mode and the hash read back', async () => {
+  const d = tmp();
+  const big = Buffer.alloc(1024 * 1024 + 5);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+  fs.writeFileSync(path.join(d, 'src'), big, { mode: 0o600 });
+  const res = await new TxnFs().copyIn(path.join(d, 'src'), path.join(d, 'dst'), { maxSize: big.length, mode: 0o751, sync: false });
+  assert.ok(fs.readFileSync(path.join(d, 'dst')).equals(big));
+  assert.is(fs.statSync(path.join(d, 'dst')).mode & 0o7777, 0o751);
+  assert.equal(res, { size: big.length, sha256: createHash('sha256').update(big).digest('hex') });
+  // Never over an existing file.
+  let err: NodeJS.ErrnoException | undefined;
+  await new TxnFs().copyIn(path.join(d, 'src'), path.join(d, 'dst'), { maxSize: big.length, mode: 0o644 }).catch((e: NodeJS.ErrnoException) => { err = e; });
+  assert.is(err?.code, 'EEXIST');
+});
+
+test('copyIn of a large declared size from a source grown past it copies nothing and reports the size found', async () => {
+  const d = tmp();
+  fs.writeFileSync(path.join(d, 'src'), Buffer.alloc(2 * 1024 * 1024, 0x61));
+  const res = await new TxnFs().copyIn(path.join(d, 'src'), path.join(d, 'dst'), { maxSize: 512 * 1024, mode: 0o644 });
+  assert.is(res.size, 2 * 1024 * 1024);
+  assert.is(res.sha256, '');
+  assert.not.ok(fs.existsSync(path.join(d, 'dst')), 'nothing staged');
 });
 
 test.run();

@@ -15,7 +15,7 @@ import { TxnError, type InstalledFile, type TxnKind, type TxnState, type EntryTy
 import { GENESIS_HASH, SCHEMA_VERSION } from './schema.js';
 import { migrate, newerSchema } from './migrate.js';
 import { CHAIN_TABLES, CHAINED_COLUMNS, ChainWriter, sqlValue, type ChainTable, type SqlValue } from './chain.js';
-import { nextInstalledSet, type InstalledRow, type PlannedRow } from './installed-set.js';
+import type { PlannedRow } from './installed-set.js';
 import { verifyChain, type ChainCheckOptions, type ChainReport } from './verify-chain.js';
 
 export type OpPhase = 'stage' | 'apply' | 'cleanup' | 'undo' | 'redo';
@@ -253,6 +253,7 @@ export class Journal {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
+      db.pragma('cache_size = -65536');
       migrate(db, path);
       return j;
     } catch (e: unknown) {
@@ -433,26 +434,22 @@ export class Journal {
     this.commit('committed', (chain) => {
       const txn = this.getTxn(id);
       if (!txn) throw new TxnError('E_INTERNAL', `transaction ${id} vanished from the journal`);
-      // Only rows that change are written: an update of a few files in a big tree stays small.
-      const before = new Map<string, InstalledRow>();
-      for (const r of this.stmt('SELECT * FROM installed').all() as Row[]) {
-        before.set(r.path as string, { ...entryFacts(r), version: r.version as string, txnId: r.txn_id as number });
-      }
-      const next = nextInstalledSet(before, this.plannedFiles(id), id, txn.toVersion);
-      const keep = new Set<string>();
-      const put = this.stmt(
+      // The installed set becomes the plan's managed paths (installed-set.ts, which verify replays),
+      // computed in SQL: an unchanged path keeps the version and transaction that last wrote it,
+      // and only rows that change are written, so an update of a few files in a big tree stays small.
+      this.stmt(
+        `DELETE FROM installed WHERE path NOT IN (SELECT path FROM planned_file WHERE txn_id = ? AND managed = 1)`,
+      ).run(id);
+      const kept = `p.action = 'unchanged' AND i.path IS NOT NULL`;
+      this.stmt(
         `INSERT OR REPLACE INTO installed (path, type, sha256, size, mode, link_target, version, txn_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      for (const r of next) {
-        keep.add(r.path);
-        const o = before.get(r.path);
-        if (o && o.type === r.type && o.sha256 === r.sha256 && o.size === r.size && o.mode === r.mode && o.linkTarget === r.linkTarget
-          && o.version === r.version && o.txnId === r.txnId) continue;
-        put.run(r.path, r.type, r.sha256, r.size, r.mode, r.linkTarget, r.version, r.txnId);
-      }
-      const del = this.stmt('DELETE FROM installed WHERE path = ?');
-      for (const p of before.keys()) if (!keep.has(p)) del.run(p);
+         SELECT p.path, p.type, p.sha256, p.size, p.mode, p.link_target,
+                CASE WHEN ${kept} THEN i.version ELSE ? END, CASE WHEN ${kept} THEN i.txn_id ELSE ? END
+         FROM planned_file AS p LEFT JOIN installed AS i ON i.path = p.path
+         WHERE p.txn_id = ? AND p.managed = 1
+           AND NOT (${kept} AND i.type IS p.type AND i.sha256 IS p.sha256 AND i.size IS p.size
+                    AND i.mode IS p.mode AND i.link_target IS p.link_target)`,
+      ).run(txn.toVersion, id, id);
       const at = this.stamp();
       this.stmt(`UPDATE txn SET state = 'committed', committed_at = COALESCE(committed_at, ?) WHERE id = ?`).run(at, id);
       this.appendEvent(chain, id, 'state', { state: 'committed', at });

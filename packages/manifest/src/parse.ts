@@ -3,7 +3,8 @@
  * `verify` and the tests all see exactly what apply sees. Order: cheap caps, JSON, schema, semver,
  * normalisation, then the path rules, so the first error reported is the most basic one.
  */
-import * as semver from 'semver';
+import semverValid from 'semver/functions/valid';
+import semverCoerce from 'semver/functions/coerce';
 import { TxnError, type Manifest, type ManifestEntry } from '@codemate-txn/core';
 import { validateSchema, quote } from './schema.js';
 import { jsonErrorOffset, lineColumn } from './json-error.js';
@@ -68,7 +69,7 @@ export function parseManifest(bytes: Buffer, location: string, opts: ParseOption
   // Strict semver: "v1.2.3" or " 1.2.3" would be recorded as the installed version and compared
   // later, so only the canonical spelling is accepted (build metadata "+b.5" included).
   if (!isStrictSemver(raw.version)) {
-    const clean = semver.valid(semver.coerce(raw.version));
+    const clean = semverValid(semverCoerce(raw.version));
     throw new TxnError('E_VERSION_INVALID', `manifest ${location}: "version" must be a semantic version such as 1.2.3, found ${quote(raw.version)}`, {
       hint: clean === null ? 'fix the manifest version (https://semver.org)' : `fix the manifest version (did you mean "${clean}"?)`,
       details: { field: 'version', found: raw.version },
@@ -162,7 +163,7 @@ const SEMVER =
 
 export function isStrictSemver(v: string): boolean {
   // Both: the published grammar, and what the semver package (used to compare versions) accepts.
-  return SEMVER.test(v) && semver.valid(v) !== null;
+  return SEMVER.test(v) && semverValid(v) !== null;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -51,6 +51,8 @@ export async function scanTarget(
   installed: readonly InstalledFile[],
   concurrency = 8,
   statCache?: ReadonlyMap<string, CachedStat>,
+  /** Directory entry names already read this run (relative dir → names): not read again. */
+  listings?: ReadonlyMap<string, string[]>,
 ): Promise<TargetScan & { hashed: number; cached: number }> {
   const root = stateOf(fs, target);
   const states = new Map<string, DiskState>();
@@ -90,11 +92,12 @@ export async function scanTarget(
       }
     }
   }
+  const list = (rel: string): string[] => listings?.get(rel) ?? fs.readdir(under(target, rel));
   for (const f of installed) {
     const s = look(f.path);
-    if (f.type === 'dir' && s.type === 'dir' && !children.has(f.path)) children.set(f.path, fs.readdir(under(target, f.path)));
+    if (f.type === 'dir' && s.type === 'dir' && !children.has(f.path)) children.set(f.path, list(f.path));
     for (const a of relAncestors(f.path)) {
-      if (look(a).type === 'dir' && !children.has(a)) children.set(a, fs.readdir(under(target, a)));
+      if (look(a).type === 'dir' && !children.has(a)) children.set(a, list(a));
     }
   }
   const workers = fs.deterministic ? 1 : concurrency;
