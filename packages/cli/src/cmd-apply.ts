@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import { TxnError } from '@codemate-txn/core';
-import { apply, planApply, recover, type ApplyResult, type DryRunResult, type ProgressEvent, type RecoverResult } from '@codemate-txn/engine';
+import { apply, knownValidManifest, planApply, recover, type ApplyResult, type DryRunResult, type ProgressEvent, type RecoverResult } from '@codemate-txn/engine';
 import type * as Audit from '@codemate-txn/audit';
 import { createFetcher, openRelease, FETCH_DEFAULTS, type FeedChoice, type Fetcher } from '@codemate-txn/fetch';
 import { readPublicKey } from '@codemate-txn/signing';
@@ -155,6 +155,7 @@ export function applyCommand(program: Command, rt: Runtime): void {
           ...(typeof o.channel === 'string' ? { channel: o.channel } : {}),
           ...(publicKey === undefined ? {} : { publicKey }),
           installedVersion: () => installedVersionOf(mode),
+          isKnownValid: knownValidManifest(mode.target, mode.journal),
           fetcher,
           cwd: process.cwd(),
           now: ctx.now,
@@ -167,7 +168,8 @@ export function applyCommand(program: Command, rt: Runtime): void {
           return;
         }
         const loaded = opened.loaded;
-        const extra = { signedBy: loaded.signedBy, feed: opened.feed };
+        // manifestKnownValid: the bytes were the installed manifest's, so its schema and path-rule passes were skipped.
+        const extra = { signedBy: loaded.signedBy, feed: opened.feed, manifestKnownValid: loaded.knownValid === true };
         const opts = {
           target: mode.target,
           journal: mode.journal,

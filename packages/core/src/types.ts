@@ -49,6 +49,8 @@ export interface LoadedManifest {
   sourceBase: string;
   /** The manifest's exact bytes (for signatures). */
   bytes: Buffer;
+  /** True when these bytes were the installed manifest and so skipped the schema and path-rule passes. */
+  knownValid?: boolean;
 }
 
 /** One row of the installed set (installed_files). */

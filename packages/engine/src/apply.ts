@@ -241,10 +241,11 @@ export async function planApply(loaded: LoadedManifest, opts: ApplyOptions, ctx:
   }
 }
 
-function plannedFiles(plan: Plan): PlannedFile[] {
-  return plan.entries.map((pe) => {
+/** The plan's rows for the journal, made as they are written. */
+function* plannedFiles(plan: Plan): Generator<PlannedFile> {
+  for (const pe of plan.entries) {
     const e = pe.entry;
-    return {
+    yield {
       path: e.path,
       type: e.type,
       sha256: e.type === 'file' ? e.sha256 : null,
@@ -254,7 +255,7 @@ function plannedFiles(plan: Plan): PlannedFile[] {
       action: pe.action,
       managed: pe.managed,
     };
-  });
+  }
 }
 
 /**
@@ -578,7 +579,6 @@ async function applyLocked(
       run: () => ctx.fs.mkdir(dir, 0o755),
     }));
     // Directories first, one at a time; then the file copies in parallel.
-    const isDirStep = (s: Step) => s.intent.kind === 'mkdir';
     // The preserved files' fingerprint, before anything changes (recorded as a no-op journal row).
     // Paths this transaction creates where nothing was are not the user's: a link the release adds
     // may match a preserve pattern once placed (`x/logs -> .` is a link to a directory).
@@ -588,8 +588,8 @@ async function applyLocked(
       intent: { phase: 'stage', kind: 'fingerprint', action: 'preserve-before', path: '', sha256: fpBefore.sha256, size: fpBefore.count, undo: 'none' },
       run: () => {},
     };
-    await runSteps(j, ctx, txnId, [fpStep, ...pre, ...parents, ...sSteps.filter(isDirStep)], { phase: 'stage', batchSize: 4096 });
-    await runSteps(j, ctx, txnId, sSteps.filter((s) => !isDirStep(s)), { phase: 'stage', parallel: ctx.concurrency ?? 8, batchSize: 4096 });
+    await runSteps(j, ctx, txnId, [fpStep, ...pre, ...parents, ...sSteps.dirs], { phase: 'stage', batchSize: 4096 });
+    await runSteps(j, ctx, txnId, sSteps.files, { phase: 'stage', parallel: ctx.concurrency ?? 8, batchSize: 4096, total: sSteps.fileCount });
     if (targetExists(layout.stagingResume)) {
       await runSteps(j, ctx, txnId, [{
         intent: { phase: 'stage', kind: 'rmtree', action: 'remove-resume', path: '', dst: layout.stagingResume, undo: 'none' },

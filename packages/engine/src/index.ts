@@ -8,3 +8,4 @@ export type { EngineContext, ProgressEvent } from './context.js';
 export { loadManifestFile } from '@codemate-txn/manifest';
 export type { LoadedManifest, Manifest, ManifestEntry } from '@codemate-txn/core';
 export { TxnError, isTxnError } from '@codemate-txn/core';
+export { knownValidManifest } from './known-valid.js';

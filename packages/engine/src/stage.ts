@@ -107,8 +107,12 @@ export function stagedPathOf(input: Pick<StagePlanInput, 'staging' | 'flatNames'
   return flat === undefined ? under(input.staging, rel) : path.join(input.staging, flat);
 }
 
-/** Steps that build the staging tree: root, directories, files, symlinks, the version file. */
-export function stageSteps(ctx: EngineContext, input: StagePlanInput): Step[] {
+/**
+ * Steps that build the staging tree: `dirs` (root and directories, run first, one at a time), then
+ * `files` (the version file, files and symlinks). The file steps are made as they are consumed,
+ * so a 100k-file release never holds 100k steps in memory at once.
+ */
+export function stageSteps(ctx: EngineContext, input: StagePlanInput): { dirs: Step[]; files: Iterable<Step>; fileCount: number } {
   const fs = ctx.fs;
   const { staging } = input;
   const steps: Step[] = [];
@@ -129,36 +133,37 @@ export function stageSteps(ctx: EngineContext, input: StagePlanInput): Step[] {
   }
   const vdst = under(staging, VERSION_FILE);
   const vtext = input.versionText;
-  steps.push({
+  const version: Step = {
     intent: { phase: 'stage', kind: 'write', action: 'stage-version', path: VERSION_FILE, dst: vdst, ftype: 'file', size: Buffer.byteLength(vtext), mode: 0o644, undo: 'none' },
     run: () => void fs.writeFile(vdst, vtext, 0o644),
-  });
-  return steps.concat(fileSteps(ctx, input));
+  };
+  const fileCount = 1 + input.entries.reduce((n, e) => (e.type === 'file' || e.type === 'symlink' ? n + 1 : n), 0);
+  return { dirs: steps, files: concat([version], fileSteps(ctx, input)), fileCount };
 }
 
-function fileSteps(ctx: EngineContext, input: StagePlanInput): Step[] {
+function* concat<T>(...parts: Iterable<T>[]): Generator<T> {
+  for (const p of parts) yield* p;
+}
+
+function* fileSteps(ctx: EngineContext, input: StagePlanInput): Generator<Step> {
   const fs = ctx.fs;
-  const out: Step[] = [];
-  const sources = new Map<ManifestEntry, Source>();
-  for (const e of input.entries) if (e.type === 'file') sources.set(e, sourceOf(input.sourceBase, e));
-  const downloads = input.entries.filter((e): e is FileEntry => e.type === 'file' && sources.get(e)?.kind === 'http');
+  const downloads = input.entries.filter((e): e is FileEntry => e.type === 'file' && sourceOf(input.sourceBase, e).kind === 'http');
   const progress = downloads.length > 0 ? downloadProgress(ctx, downloads) : undefined;
   for (const e of input.entries) {
     const dst = stagedPathOf(input, e.path);
     if (e.type === 'symlink') {
       const intent: OpIntent = { phase: 'stage', kind: 'symlink', action: 'stage', path: e.path, dst, ftype: 'symlink', linkTarget: e.target, undo: 'none' };
-      out.push({ intent, run: () => fs.symlink(e.target, dst) });
+      yield { intent, run: () => fs.symlink(e.target, dst) };
     } else if (e.type === 'file') {
-      let src = sources.get(e)!;
+      let src = sourceOf(input.sourceBase, e);
       const kept = src.kind === 'http' ? input.resume?.get(e.sha256) : undefined;
       if (kept !== undefined) src = { kind: 'local', path: kept };
       const srcText = src.kind === 'http' ? src.url : src.path;
       const intent: OpIntent = { phase: 'stage', kind: 'write', action: 'stage', path: e.path, src: srcText, dst, ftype: 'file', size: e.size, sha256: e.sha256, mode: e.mode, undo: 'none' };
       const run = src.kind === 'http' ? () => stageDownload(ctx, e, src.url, dst, progress!) : () => stageCopy(ctx, e, src.path, dst);
-      out.push({ intent, run });
+      yield { intent, run };
     }
   }
-  return out;
 }
 
 async function stageCopy(ctx: EngineContext, e: FileEntry, src: string, dst: string): Promise<void> {

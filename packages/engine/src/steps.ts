@@ -20,6 +20,19 @@ export interface RunOptions {
   phase: 'stage' | 'apply' | 'cleanup' | 'undo' | 'redo';
   /** Don't check for signals (cleanup and undo must finish). */
   uninterruptible?: boolean;
+  /** How many steps an iterable holds (for progress); an array's length otherwise. */
+  total?: number;
+}
+
+/** The next up to n items of an iterator. */
+function take<T>(it: Iterator<T>, n: number): T[] {
+  const out: T[] = [];
+  while (out.length < n) {
+    const r = it.next();
+    if (r.done === true) break;
+    out.push(r.value);
+  }
+  return out;
 }
 
 /** Directories whose entries a step changes: fsynced once per batch. */
@@ -69,7 +82,7 @@ export async function runSteps(
   j: Journal,
   ctx: EngineContext,
   txnId: number,
-  steps: Step[],
+  steps: Iterable<Step>,
   opts: RunOptions,
 ): Promise<void> {
   const batchSize = opts.batchSize ?? 512;
@@ -80,12 +93,16 @@ export async function runSteps(
   const dirs = new Set<string>();
   const files: string[] = [];
   const allSeqs: number[] = [];
-  for (let i = 0; i < steps.length; i += batchSize) {
+  // Steps are taken a batch at a time: an iterable (staging's file steps) is made as it is consumed.
+  const total = opts.total ?? (Array.isArray(steps) ? steps.length : 0);
+  const it = steps[Symbol.iterator]();
+  for (;;) {
     if (!opts.uninterruptible) {
       await yieldToEventLoop();
       checkInterrupted(ctx);
     }
-    const batch = steps.slice(i, i + batchSize);
+    const batch = take(it, batchSize);
+    if (batch.length === 0) break;
     const seqs = j.addOps(txnId, batch.map((s) => s.intent), `${opts.phase} intents`);
     allSeqs.push(...seqs);
     const runOne = async (k: number): Promise<void> => {
@@ -107,8 +124,8 @@ export async function runSteps(
       for (const d of touchedDirs(s.intent)) dirs.add(d);
       if (s.intent.kind === 'write' && s.intent.dst) files.push(s.intent.dst);
       done++;
-      if (done % 64 === 0 || done === steps.length) {
-        ctx.onProgress?.({ phase: opts.phase === 'redo' ? 'apply' : opts.phase === 'undo' ? 'undo' : opts.phase, done, total: steps.length });
+      if (done % 64 === 0 || done === total) {
+        ctx.onProgress?.({ phase: opts.phase === 'redo' ? 'apply' : opts.phase === 'undo' ? 'undo' : opts.phase, done, total });
       }
     };
     if (parallel === 1) {

@@ -25,6 +25,12 @@ export interface LoadManifestOptions extends ParseOptions {
   publicKey?: KeyObject;
   /** The clock `expires` is compared with. */
   now?: () => Date;
+  /**
+   * Says whether bytes with this sha256 already passed every check in this version of the code
+   * (engine's knownValidManifest: the installed transaction's manifest); they are then parsed
+   * without the schema and path-rule passes (ParseOptions.knownValid).
+   */
+  isKnownValid?: (sha256: string) => boolean;
 }
 
 /** A loaded manifest plus the key id that signed it (null when no key was configured). */
@@ -60,11 +66,13 @@ export async function loadManifest(arg: string, opts: LoadManifestOptions = {}):
   }
   const signedBy = opts.publicKey ? verifyBytes(bytes, sigText, opts.publicKey, { manifest: location, signature: sigLocation }).keyId : null;
 
-  const manifest = parseManifest(bytes, location, opts);
+  const sha256 = sha256Hex(bytes);
+  const knownValid = opts.isKnownValid?.(sha256) === true;
+  const manifest = parseManifest(bytes, location, { ...opts, knownValid });
   checkExpiry(manifest, location, (opts.now ?? (() => new Date()))());
   const sourceBase = resolveSourceBase(manifest.source, location);
   if (isHttpUrl(location)) refuseLocalBytes(manifest, sourceBase, location);
-  return { manifest, sha256: sha256Hex(bytes), location, sourceBase, bytes, signedBy };
+  return { manifest, sha256, location, sourceBase, bytes, signedBy, knownValid };
 }
 
 function needFetcher(f: Fetcher | undefined, url: string): Fetcher {

@@ -253,7 +253,6 @@ export class Journal {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
-      db.pragma('cache_size = -65536');
       migrate(db, path);
       return j;
     } catch (e: unknown) {
@@ -375,7 +374,7 @@ export class Journal {
 
   // --- transactions --------------------------------------------------------------------------
 
-  beginTxn(b: TxnBegin, planned: PlannedFile[]): number {
+  beginTxn(b: TxnBegin, planned: Iterable<PlannedFile>): number {
     return this.commit('begin', (chain) => {
       const id = (this.stmt('SELECT COALESCE(MAX(id), 0) + 1 AS id FROM txn').get() as { id: number }).id;
       // facts: id, kind, app, from_version, to_version, target, staging_dir, backup_dir, keep_backup,
@@ -621,6 +620,13 @@ export class Journal {
     const r = this.stmt(`SELECT id, app, to_version FROM txn WHERE state IN ('committed', 'done') ORDER BY id DESC LIMIT 1`)
       .get() as Row | undefined;
     return r ? { app: r.app as string, version: r.to_version as string, txnId: r.id as number } : undefined;
+  }
+
+  /** The manifest of the installed version: its sha256 and the tool version that applied it. */
+  installedManifest(): { sha256: string; toolVersion: string } | undefined {
+    const r = this.stmt(`SELECT manifest_sha256, tool_version FROM txn WHERE state IN ('committed', 'done') ORDER BY id DESC LIMIT 1`)
+      .get() as Row | undefined;
+    return r ? { sha256: r.manifest_sha256 as string, toolVersion: r.tool_version as string } : undefined;
   }
 
   /**

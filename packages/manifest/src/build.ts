@@ -136,7 +136,7 @@ async function hashFile(f: PendingFile): Promise<ManifestEntry> {
         details: { path: f.abs },
       });
     }
-    const { sha256, size } = await fsCall(() => hashHandle(fh), f.abs, 'read');
+    const { sha256, size } = await fsCall(() => hashHandle(fh, st.size), f.abs, 'read');
     return { type: 'file', path: f.rel, size, sha256, mode: st.mode & 0o7777 };
   } finally {
     await fh.close();

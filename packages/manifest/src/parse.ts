@@ -17,6 +17,12 @@ export interface ParseOptions {
   maxBytes?: number;
   /** Most entries accepted in `files`. Default 1,000,000. */
   maxEntries?: number;
+  /**
+   * These exact bytes already passed the schema and the path rules, in this version of the code
+   * (the manifest of the installed transaction: a re-apply): those two checks, which cost most of a
+   * parse, are skipped. Everything else still runs (caps, JSON, version, modes, normalisation).
+   */
+  knownValid?: boolean;
 }
 
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
@@ -63,7 +69,7 @@ export function parseManifest(bytes: Buffer, location: string, opts: ParseOption
       details: { limit: 'entries', max: maxEntries, found: data.files.length },
     });
   }
-  validateSchema(data, location);
+  if (opts.knownValid !== true) validateSchema(data, location);
   const raw = data as RawManifest;
 
   // Strict semver: "v1.2.3" or " 1.2.3" would be recorded as the installed version and compared
@@ -83,7 +89,7 @@ export function parseManifest(bytes: Buffer, location: string, opts: ParseOption
   }
 
   const files = raw.files.map((e, i) => normaliseEntry(e, i, location, opts.allowSpecialModes === true));
-  checkPaths(files);
+  if (opts.knownValid !== true) checkPaths(files);
 
   const m: Manifest = {
     schemaVersion: 1,
