@@ -50,9 +50,26 @@ export function backupDirName(fromVersion: string | null, suffix = 0): string {
   return suffix === 0 ? base : `${base}.${suffix}`;
 }
 
-/** Joins a manifest path ('/'-separated) under a root directory. */
+/** A '.' or '..' segment, an empty one, or a leading or trailing '/': path.join would rewrite it. */
+const NOT_PLAIN = /(?:^|\/)\.{0,2}(?:\/|$)|\\/;
+let lastRoot = '';
+let lastRootPlain = false;
+
+/**
+ * Joins a manifest path ('/'-separated) under a root directory. Called for every path several times
+ * a run, so a plain path (no '.', '..' or empty segments) under a normalized root is concatenated
+ * on POSIX; anything else goes through path.join, exactly as before.
+ */
 export function under(root: string, rel: string): string {
-  return rel === '' ? root : path.join(root, ...rel.split('/'));
+  if (rel === '') return root;
+  if (path.sep === '/') {
+    if (root !== lastRoot) {
+      lastRoot = root;
+      lastRootPlain = root.length > 1 && !root.endsWith('/') && path.normalize(root) === root;
+    }
+    if (lastRootPlain && !NOT_PLAIN.test(rel)) return `${root}/${rel}`;
+  }
+  return path.join(root, ...rel.split('/'));
 }
 
 /** Parent of a manifest path ('' for top level). */

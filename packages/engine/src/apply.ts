@@ -608,7 +608,9 @@ async function applyLocked(
     ctx.fs.fsyncDir(layout.parent);
 
     // The preserved files must be exactly as they were: the engine's own proof it never touched them.
-    const fpAfter = preserveFingerprint(layout.target, preserve, fpExclude);
+    // A fresh root is the staging tree renamed into place where nothing was: no path in it can be
+    // the user's, so there is nothing to walk (the rename would have failed had anything been there).
+    const fpAfter = plan.freshRoot ? fpBefore : preserveFingerprint(layout.target, preserve, fpExclude);
     await runSteps(j, ctx, txnId, [{
       intent: { phase: 'apply', kind: 'fingerprint', action: 'preserve-after', path: '', sha256: fpAfter.sha256, size: fpAfter.count, undo: 'none' },
       run: () => {
