@@ -152,6 +152,7 @@ function benchPair(name, r1, r2) {
           m.stats = JSON.parse(x.stdout).stats ?? m.stats;
           m.counts = JSON.parse(x.stdout).counts;
           m.durations = (m.durations ?? []).concat([JSON.parse(x.stdout).durationsMs]);
+          m.journalMs = (m.journalMs ?? []).concat([JSON.parse(x.stdout).stats.journalMs]);
         } catch { /* no JSON */ }
       }
     }
@@ -201,13 +202,13 @@ const lines = [
   `${new Date().toISOString()} · ${os.cpus().length} cores · node ${process.version} · medians of ${RUNS} runs, A/B alternating, fresh targets each run.`,
   `Ratios are codemate-txn / plain tool (lower is better). Baselines: \`cp -a && sync\` (install), \`rsync -a --delete --checksum && sync\` (update and no-op).`,
   ``,
-  `| release | files | changed | install ms (cp) | ratio | update ms (rsync) | ratio | no-op ms (rsync) | ratio | recover ms | peak RSS MiB install/update | fsyncs per changed file (+ syncfs) | journal commits (ms) | time/file install µs |`,
-  `|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
+  `| release | files | changed | install ms (cp) | ratio | update ms (rsync) | ratio | no-op ms (rsync) | ratio | recover ms | peak RSS MiB install/update | fsyncs per changed file (+ syncfs) | journal commits per update (per changed file) | journal ms in update (% of its wall time) | time/file install µs |`,
+  `|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
 ];
 for (const { name, files, changed, m } of rows) {
   const st = m.stats ?? {};
   const fsyncs = (st.fileFsyncs ?? NaN) + (st.dirFsyncs ?? NaN);
-  lines.push(`| ${name} | ${files} | ${changed} | ${ms(median(m.install))} (${ms(median(m.cp))}) | ${r2(median(m.install) / median(m.cp))} | ${ms(median(m.update))} (${ms(median(m.rsync))}) | ${r2(median(m.update) / median(m.rsync))} | ${ms(median(m.noop))} (${ms(median(m.rsyncNoop))}) | ${r2(median(m.noop) / median(m.rsyncNoop))} | ${ms(median(m.recover))} | ${r2(median(m.rssInstall) / 1024)} / ${r2(median(m.rssUpdate) / 1024)} | ${r2(fsyncs / Math.max(1, changed))} (+${st.syncfs ?? 0}) | ${st.journalCommits ?? 'n/a'} (${st.journalMs ?? 'n/a'}) | ${r2((median(m.install) * 1000) / files)} |`);
+  lines.push(`| ${name} | ${files} | ${changed} | ${ms(median(m.install))} (${ms(median(m.cp))}) | ${r2(median(m.install) / median(m.cp))} | ${ms(median(m.update))} (${ms(median(m.rsync))}) | ${r2(median(m.update) / median(m.rsync))} | ${ms(median(m.noop))} (${ms(median(m.rsyncNoop))}) | ${r2(median(m.noop) / median(m.rsyncNoop))} | ${ms(median(m.recover))} | ${r2(median(m.rssInstall) / 1024)} / ${r2(median(m.rssUpdate) / 1024)} | ${r2(fsyncs / Math.max(1, changed))} (+${st.syncfs ?? 0}) | ${st.journalCommits ?? 'n/a'} (${r2((st.journalCommits ?? NaN) / Math.max(1, changed))}) | ${ms(median(m.journalMs ?? []))} (${Math.round((100 * median(m.journalMs ?? [])) / median(m.update))}%) | ${r2((median(m.install) * 1000) / files)} |`);
 }
 const d = rows.flatMap((r) => (r.m.durations ?? []).map((x) => ({ name: r.name, ...x })));
 if (d.length) {

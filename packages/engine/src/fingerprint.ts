@@ -62,7 +62,8 @@ export function walkPreserved(target: string, preserve: Preserver): PreserveWalk
       if (isDir) walk(abs, r, preserved);
     }
   };
-  if (fs.existsSync(target)) walk(target, '', false);
+  // Never through a link: a target that is a symlink is refused later, and is not read here either.
+  if (fs.lstatSync(target, { throwIfNoEntry: false })?.isDirectory() === true) walk(target, '', false);
   return { lines, listings };
 }
 
