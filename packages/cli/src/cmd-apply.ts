@@ -109,7 +109,7 @@ function describeDryRun(r: DryRunResult): string {
 
 function describeRecovered(mode: OutputMode, r: { recovered: RecoverResult['recovered'] }): void {
   for (const s of r.recovered) {
-    note(mode, `recovered interrupted transaction ${s.txnId} (${s.fromVersion ?? 'nothing'} → ${s.toVersion}, found '${s.found}'): ${s.action === 'rolled-back' ? 'rolled back' : s.action === 'rolled-forward' ? 'rolled forward' : 'finished its cleanup'}`);
+    note(mode, `recovered interrupted transaction ${s.txnId} (${s.fromVersion ?? 'nothing'} → ${s.toVersion}, found '${s.found}'): ${s.action === 'rolled-back' ? 'rolled back' : s.action === 'rolled-forward' ? 'rolled forward' : s.action === 'cleanup-pending' ? 'its cleanup is still pending' : 'finished its cleanup'}`);
     for (const n of s.notes) note(mode, `  ${n}`);
   }
 }
@@ -238,6 +238,7 @@ export function recoverCommand(program: Command, rt: Runtime): void {
         for (const s of r.recovered) {
           const what = s.action === 'rolled-back' ? `rolled back; the target is as it was before (${s.fromVersion ?? 'nothing installed'})`
             : s.action === 'rolled-forward' ? `rolled forward; the target is at ${s.toVersion}`
+            : s.action === 'cleanup-pending' ? `committed; the target is at ${s.toVersion}, but its cleanup could not finish`
             : `finished its cleanup; the target is at ${s.toVersion}`;
           say(mode, `transaction ${s.txnId} (${s.fromVersion ?? 'nothing'} → ${s.toVersion}) was interrupted in state '${s.found}': ${what}`);
           for (const n of s.notes) say(mode, `  note: ${n}`);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tempDir, makeRelease, runCli, cleanupTemps, type CliResult } from '@codemate-txn/testkit';
+import { tempDir, makeRelease, runCli, cliPath, cleanupTemps, type CliResult } from '@codemate-txn/testkit';
 
 test.after(cleanupTemps);
 
@@ -113,6 +113,51 @@ test('a target that is a bind mount on the same device failed mid-apply with EXD
   } finally {
     spawnSync('umount', [target]);
   }
+});
+
+test('a preserved file its user cannot read made the update an internal error (exit 70, stack trace): now E_FS, exit 1, nothing changed', async () => {
+  if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) {
+    console.log('  skipped: needs root and setpriv to run the CLI as another user');
+    return;
+  }
+  const work = tempDir();
+  fs.chmodSync(work, 0o777);
+  const m1 = await makeRelease(path.join(work, 'rel1'), { app: 'demo', version: '1.0.0', tree: { 'a.txt': 'a\n' } });
+  const m2 = await makeRelease(path.join(work, 'rel2'), { app: 'demo', version: '2.0.0', tree: { 'a.txt': 'a2\n' } });
+  const nobody = (args: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cliPath(), ...args], { encoding: 'utf8' });
+  fs.mkdirSync(path.join(work, 't'), { mode: 0o777 });
+  fs.chmodSync(path.join(work, 't'), 0o777);
+  const target = path.join(work, 't', 'app');
+  const first = nobody(['apply', m1, '--target', target, '--quiet']);
+  assert.is(first.status, 0, first.stderr);
+  const env = path.join(target, '.env');
+  fs.writeFileSync(env, 'S=1\n');
+  fs.chownSync(env, 65534, 65534);
+  fs.chmodSync(env, 0o000);
+  const r = nobody(['apply', m2, '--target', target, '--json']);
+  assert.is(r.status, 1, `${r.stdout}\n${r.stderr}`);
+  const err = errorOf({ code: r.status, signal: null, stdout: r.stdout, stderr: r.stderr } as CliResult);
+  assert.is(err.code, 'E_FS');
+  assert.match(err.message, /preserved files/);
+  assert.match(err.message, /\.env/);
+  assert.is(fs.readFileSync(path.join(target, 'a.txt'), 'utf8'), 'a\n', 'nothing changed');
+});
+
+test('one --journal given for two targets made the second look installed (a no-op on an empty directory): now E_TARGET_INVALID, exit 2', async () => {
+  const work = tempDir();
+  const m = await release(work);
+  const journal = path.join(work, 'j', 'shared.db');
+  fs.mkdirSync(path.dirname(journal));
+  const first = runCli(['apply', m, '--target', path.join(work, 't1', 'app'), '--journal', journal, '--quiet']);
+  assert.is(first.code, 0, show(first));
+  const second = path.join(work, 't2', 'app');
+  for (const extra of [[], ['--dry-run']]) {
+    const r = runCli(['apply', m, '--target', second, '--journal', journal, '--json', ...extra]);
+    assert.is(r.code, 2, show(r));
+    assert.is(errorOf(r).code, 'E_TARGET_INVALID');
+    assert.match(errorOf(r).message, 'a journal serves one target');
+  }
+  assert.not.ok(fs.existsSync(second), 'nothing created');
 });
 
 test.run();

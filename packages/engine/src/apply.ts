@@ -36,7 +36,7 @@ import { defaultContext, type EngineContext } from './context.js';
 import { checkInterrupted, runSteps, yieldToEventLoop, type Step } from './steps.js';
 import { stageSteps, stagedPathOf } from './stage.js';
 import { undoTxn } from './undo.js';
-import { changedPaths, fingerprintOf, installedByTxn, preserveFingerprint, walkPreserved } from './fingerprint.js';
+import { changedPaths, fingerprintOf, gainedEntries, installedByTxn, preserveFingerprint, walkPreserved } from './fingerprint.js';
 import { cleanupTxn, recoverPending, resumeDirFor, type RecoverSummary } from './recover.js';
 
 export interface ApplyOptions {
@@ -132,6 +132,34 @@ function memoPreserver(base: { isPreserved(rel: string, isDir: boolean): boolean
   };
 }
 
+/** The preserved files before anything changes; one that cannot be read stops the apply (exit 1), nothing changed yet. */
+function walkBeforeChanges(target: string, preserve: { isPreserved(rel: string, isDir: boolean): boolean }): ReturnType<typeof walkPreserved> {
+  try {
+    return walkPreserved(target, preserve);
+  } catch (e: unknown) {
+    if (isTxnError(e)) throw e;
+    const errno = (e as { code?: string }).code;
+    throw new TxnError('E_FS', `cannot read the target's preserved files to fingerprint them (the proof that the update leaves them alone): ${errorMessage(e)}`, {
+      hint: 'nothing was changed; make the preserved files readable by the user running codemate-txn (or run it as their owner), then retry',
+      cause: e,
+      details: { errno },
+    });
+  }
+}
+
+/**
+ * A journal records one target. Given with --journal for a second one, its history would make the
+ * new target look installed (a no-op on an empty directory) or recover the other target's files.
+ */
+function checkJournalTarget(j: Journal, layout: TargetLayout): void {
+  const last = j.lastTxn();
+  if (last === undefined || last.target === layout.target) return;
+  throw new TxnError('E_TARGET_INVALID', `the journal ${layout.journal} records the target ${last.target}, not ${layout.target}; a journal serves one target`, {
+    hint: `give this target its own journal (leave out --journal, or pass another file), or use --target ${last.target}; nothing was changed`,
+    details: { journal: layout.journal, journalTarget: last.target, target: layout.target },
+  });
+}
+
 /** Version rules of DESIGN §4: same → noop (unless repair), older → refused (unless allowed). */
 function decide(loaded: LoadedManifest, installed: { app: string; version: string } | undefined, targetExists: boolean, opts: ApplyOptions): Decision {
   const m = loaded.manifest;
@@ -213,6 +241,7 @@ export async function planApply(loaded: LoadedManifest, opts: ApplyOptions, ctx:
   try {
     const installedV = j?.installedVersion();
     const wouldRecover = j ? j.interruptedTxns().map((t) => t.id) : [];
+    if (j) checkJournalTarget(j, layout);
     const d = decide(loaded, installedV, targetExists(layout.target), opts);
     const base = { dryRun: true as const, app: loaded.manifest.app, fromVersion: d.fromVersion, toVersion: loaded.manifest.version, target: layout.target, wouldRecover };
     if (d.kind === 'noop') {
@@ -351,8 +380,11 @@ function mkdirChain(ctx: EngineContext, dirs: Array<{ dir: string; undo: 'rmdir'
   return steps;
 }
 
-/** The ordered apply steps for a plan (DESIGN §5.3). */
-function applySteps(ctx: EngineContext, layout: TargetLayout, plan: Plan, backupDir: string, keepBackup: boolean, staged: (rel: string) => string): Step[] {
+/**
+ * The ordered apply steps for a plan (DESIGN §5.3). Directories moved to the backup whole are added
+ * to movedDirs (path and where it goes), so what they hold can be checked before the commit point.
+ */
+function applySteps(ctx: EngineContext, layout: TargetLayout, plan: Plan, backupDir: string, keepBackup: boolean, staged: (rel: string) => string, movedDirs: Array<{ rel: string; dst: string }>): Step[] {
   const fs = ctx.fs;
   const T = layout.target;
   const S = layout.staging;
@@ -393,6 +425,7 @@ function applySteps(ctx: EngineContext, layout: TargetLayout, plan: Plan, backup
       // A backup nobody keeps is flat (original/0000001…): no directory tree to create, fsync and
       // remove again. The journal records where each path went; undo reads it from there.
       const dst = path.join(original, String(++flat).padStart(7, '0'));
+      if (ftype === 'dir') movedDirs.push({ rel, dst });
       steps.push({
         intent: { phase: 'apply', kind: 'rename', action, path: rel, src, dst, ftype, undo: 'rename-back' },
         run: () => {
@@ -412,6 +445,7 @@ function applySteps(ctx: EngineContext, layout: TargetLayout, plan: Plan, backup
       });
     }
     const dst = under(original, rel);
+    if (ftype === 'dir') movedDirs.push({ rel, dst });
     steps.push({
       intent: { phase: 'apply', kind: 'rename', action, path: rel, src, dst, ftype, undo: 'rename-back' },
       run: () => {
@@ -501,6 +535,7 @@ async function applyLocked(
   t0: number,
 ): Promise<ApplyResult> {
   const m = loaded.manifest;
+  checkJournalTarget(j, layout);
   const d = decide(loaded, j.installedVersion(), targetExists(layout.target), opts);
   const result: ApplyResult = {
     ok: true, txnId: null, kind: d.kind, app: m.app, fromVersion: d.fromVersion, toVersion: m.version, target: layout.target,
@@ -520,7 +555,7 @@ async function applyLocked(
   const preserve = memoPreserver(preserveFor(loaded, opts.preserve), userOwned);
   // The preserved files as they are before anything changes (one walk of the whole target, whose
   // directory listings the scan then reuses instead of reading them again).
-  const walkBefore = walkPreserved(layout.target, preserve);
+  const walkBefore = walkBeforeChanges(layout.target, preserve);
   const scan = await scanTarget(ctx.fs, layout.target, m, installed, ctx.concurrency, statCache, walkBefore.listings);
   result.hashed = { hashed: scan.hashed, fromStatCache: scan.cached };
   const plan = computePlan({ manifest: m, installedVersion: d.fromVersion, installed, scan, preserve, kind: d.kind });
@@ -604,8 +639,12 @@ async function applyLocked(
     // Apply.
     j.setState(txnId, 'applying');
     // All apply intents in one commit: recover --forward needs the whole plan or nothing.
-    await runSteps(j, ctx, txnId, applySteps(ctx, layout, plan, backupDir, keepBackup, (rel) => stagedPathOf(stageInput, rel)), { phase: 'apply', batchSize: Number.MAX_SAFE_INTEGER });
+    const movedDirs: Array<{ rel: string; dst: string }> = [];
+    await runSteps(j, ctx, txnId, applySteps(ctx, layout, plan, backupDir, keepBackup, (rel) => stagedPathOf(stageInput, rel), movedDirs), { phase: 'apply', batchSize: Number.MAX_SAFE_INTEGER });
     ctx.fs.fsyncDir(layout.parent);
+    // A directory the update removes went to the backup whole, because the plan saw nothing of the
+    // user's in it; anything that appeared there since would be deleted with the backup.
+    const gained = gainedEntries(movedDirs, walkBefore.listings);
 
     // The preserved files must be exactly as they were: the engine's own proof it never touched them.
     // A fresh root is the staging tree renamed into place where nothing was: no path in it can be
@@ -614,6 +653,13 @@ async function applyLocked(
     await runSteps(j, ctx, txnId, [{
       intent: { phase: 'apply', kind: 'fingerprint', action: 'preserve-after', path: '', sha256: fpAfter.sha256, size: fpAfter.count, undo: 'none' },
       run: () => {
+        if (gained.length > 0) {
+          const shown = gained.slice(0, 10).join(', ') + (gained.length > 10 ? `, … (${gained.length - 10} more)` : '');
+          throw new TxnError('E_PRESERVE_CHANGED', `files appeared during the transaction in directories this update removes: ${shown}; they are not the engine's, so the directories are not removed`, {
+            hint: 'something (the app itself, if it is running) wrote there while the update ran; the update was rolled back and those files are where they were: stop what writes there, move the files out if the new version should not keep the directory, then retry',
+            details: { appeared: gained },
+          });
+        }
         if (fpAfter.sha256 !== fpBefore.sha256) {
           const changed = changedPaths(fpBefore, fpAfter);
           const shown = changed.slice(0, 10).join(', ') + (changed.length > 10 ? `, … (${changed.length - 10} more)` : '');

@@ -110,6 +110,24 @@ function isDirTarget(abs: string): boolean {
   }
 }
 
+/**
+ * Entries inside directories moved to the backup whole that the walk before the transaction did
+ * not list there (relative paths in the target, sorted): the user's, arrived during the update.
+ */
+export function gainedEntries(moved: ReadonlyArray<{ rel: string; dst: string }>, listings: ReadonlyMap<string, string[]>): string[] {
+  const out: string[] = [];
+  const visit = (rel: string, abs: string): void => {
+    const before = new Set(listings.get(rel) ?? []);
+    for (const ent of listDir(abs) ?? []) {
+      const r = `${rel}/${ent.name}`;
+      if (!before.has(ent.name)) out.push(r);
+      else if (ent.isDirectory()) visit(r, `${abs}${path.sep}${ent.name}`);
+    }
+  };
+  for (const m of moved) visit(m.rel, m.dst);
+  return out.sort();
+}
+
 /** Paths a transaction itself installs (absent before), and their parents: not part of the comparison. */
 export function installedByTxn(paths: readonly string[]): Set<string> {
   const out = new Set<string>();

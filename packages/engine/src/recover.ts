@@ -21,8 +21,9 @@ import { openForWrite } from './open.js';
 export interface RecoverSummary {
   txnId: number;
   found: TxnState;
-  action: 'rolled-back' | 'finished-cleanup' | 'rolled-forward';
-  end: 'rolled_back' | 'done';
+  /** cleanup-pending: committed, but its cleanup failed again (the notes say why); a later run retries. */
+  action: 'rolled-back' | 'finished-cleanup' | 'rolled-forward' | 'cleanup-pending';
+  end: 'rolled_back' | 'done' | 'committed';
   fromVersion: string | null;
   toVersion: string;
   notes: string[];
@@ -149,7 +150,16 @@ export function resumeDirFor(j: Journal, txnId: number, state: string, stagingDi
 async function recoverOne(j: Journal, ctx: EngineContext, txn: TxnRecord, forward: boolean, by: string): Promise<RecoverSummary> {
   const base = { txnId: txn.id, found: txn.state, fromVersion: txn.fromVersion, toVersion: txn.toVersion };
   if (txn.state === 'committed') {
-    await cleanupTxn(j, ctx, txn.id, by);
+    try {
+      await cleanupTxn(j, ctx, txn.id, by);
+    } catch (e: unknown) {
+      // Past its commit point the target is at the new version: a backup that cannot be removed
+      // must not stop every later run (it used to: exit 70 forever). Said, and retried next time.
+      return {
+        ...base, action: 'cleanup-pending', end: 'committed',
+        notes: [`its cleanup failed again (${errorMessage(e)}); the target is at ${txn.toVersion}; the next run retries, or remove ${txn.backupDir ?? txn.stagingDir} by hand`],
+      };
+    }
     return { ...base, action: 'finished-cleanup', end: 'done', notes: [] };
   }
   const forwardNotes: string[] = [];

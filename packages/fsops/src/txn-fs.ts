@@ -72,6 +72,15 @@ function sourceHandlePath(fd: number, src: string): string {
   return process.platform === 'linux' ? `/proc/self/fd/${fd}` : src;
 }
 
+/** A copyFile error names /proc/self/fd/N; the user knows the source by its path. */
+function namingSource(e: unknown, handle: string, src: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (handle === src || typeof err?.message !== 'string') return e;
+  err.message = err.message.split(handle).join(src);
+  if (err.path === handle) err.path = src;
+  return err;
+}
+
 /** sha256 of an open file from its start, stopping as soon as it holds more than limit bytes. */
 async function hashFd(fd: number, limit: number): Promise<WriteResult> {
   const h = createHash('sha256');
@@ -218,7 +227,12 @@ export class TxnFs {
       if (opts.maxSize <= SMALL_FILE) return this.mutate('write', dst, () => this.copySmall(fdIn, size, dst, opts));
       if (size > opts.maxSize) return { size, sha256: '' };
       return await this.mutateAsync('write', dst, async () => {
-        await fs.promises.copyFile(sourceHandlePath(fdIn, src), dst, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
+        const handle = sourceHandlePath(fdIn, src);
+        try {
+          await fs.promises.copyFile(handle, dst, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
+        } catch (e: unknown) {
+          throw namingSource(e, handle, src);
+        }
         return await this.finishCopy(dst, opts);
       });
     } finally {
@@ -255,12 +269,15 @@ export class TxnFs {
     return { size: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
   }
 
-  /** The copied file: set its mode, hash what it holds, fsync it unless deferred. */
+  /** The copied file: hash what it holds, set its mode, fsync it unless deferred. */
   private async finishCopy(dst: string, opts: CopyOptions): Promise<WriteResult> {
+    // copyFile gave it the source's mode, which may not let us read it back (0004, say): owner
+    // read-write while it is hashed (it is in the 0700 staging directory), the manifest's mode after.
+    fs.chmodSync(dst, 0o600);
     const fd = fs.openSync(dst, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
-      fs.fchmodSync(fd, opts.mode);
       const res = await hashFd(fd, opts.maxSize);
+      fs.fchmodSync(fd, opts.mode);
       if (opts.sync !== false) {
         fs.fsyncSync(fd);
         this.stats.fileFsyncs++;
@@ -308,6 +325,7 @@ export class TxnFs {
     const st = this.lstat(p);
     if (st === undefined) return;
     if (st.isDirectory()) {
+      this.ensureWritableDir(p);
       for (const name of fs.readdirSync(p)) this.rmTree(path.join(p, name));
       this.rmdir(p);
     } else {
@@ -426,8 +444,18 @@ export class TxnFs {
     await this.rmDirAsync(p, parallel);
   }
 
+  /**
+   * A directory about to be emptied must be writable and searchable by us: a read-only directory
+   * (mode 555, say, moved to the backup as it was) would otherwise make its removal fail for good.
+   */
+  private ensureWritableDir(p: string): void {
+    const st = this.lstat(p);
+    if (st !== undefined && st.isDirectory() && (st.mode & 0o300) !== 0o300) this.chmod(p, (st.mode & 0o7777) | 0o700);
+  }
+
   /** rmTreeAsync of a directory: entries whose type the listing gives need no lstat of their own. */
   private async rmDirAsync(p: string, parallel: number): Promise<void> {
+    this.ensureWritableDir(p);
     const ents = fs.readdirSync(p, { withFileTypes: true });
     let next = 0;
     const one = async (): Promise<void> => {

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -96,6 +96,35 @@ test('copyIn of a large declared size from a source grown past it copies nothing
   assert.is(res.size, 2 * 1024 * 1024);
   assert.is(res.sha256, '');
   assert.not.ok(fs.existsSync(path.join(d, 'dst')), 'nothing staged');
+});
+
+test('a large source readable only by others (mode 0004) stages as the manifest mode for a user who is not its owner (copyFile gave the copy 0004)', () => {
+  if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) {
+    console.log('  skipped: needs root and setpriv to run the copy as another user');
+    return;
+  }
+  const d = tmp();
+  fs.chmodSync(d, 0o777);
+  const big = Buffer.alloc(300 * 1024, 0x5a);
+  fs.writeFileSync(path.join(d, 'src'), big);
+  fs.chmodSync(path.join(d, 'src'), 0o004);
+  fs.mkdirSync(path.join(d, 'out'), { mode: 0o777 });
+  fs.chmodSync(path.join(d, 'out'), 0o777);
+  const script = `require(${JSON.stringify(require.resolve('@codemate-txn/fsops'))}).TxnFs.prototype.copyIn.call(new (require(${JSON.stringify(require.resolve('@codemate-txn/fsops'))}).TxnFs)(), process.argv[1], process.argv[2], { maxSize: ${big.length}, mode: 0o644, sync: false }).then((r) => console.log(JSON.stringify(r)), (e) => { console.error(e.message); process.exit(1); })`;
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script, path.join(d, 'src'), path.join(d, 'out', 'dst')], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout), { size: big.length, sha256: createHash('sha256').update(big).digest('hex') });
+  assert.is(fs.statSync(path.join(d, 'out', 'dst')).mode & 0o7777, 0o644);
+});
+
+test('a failed large-file copy names the source path, not /proc/self/fd/N', async () => {
+  const d = tmp();
+  fs.writeFileSync(path.join(d, 'src'), Buffer.alloc(300 * 1024));
+  let err: NodeJS.ErrnoException | undefined;
+  await new TxnFs().copyIn(path.join(d, 'src'), path.join(d, 'missing-dir', 'dst'), { maxSize: 300 * 1024, mode: 0o644 }).catch((e: NodeJS.ErrnoException) => { err = e; });
+  assert.is(err?.code, 'ENOENT');
+  assert.ok(err!.message.includes(path.join(d, 'src')), err!.message);
+  assert.not.ok(err!.message.includes('/proc/self/fd'), err!.message);
 });
 
 test.run();
