@@ -138,17 +138,20 @@ export function stageSteps(ctx: EngineContext, input: StagePlanInput): { dirs: S
     run: () => void fs.writeFile(vdst, vtext, 0o644),
   };
   const fileCount = 1 + input.entries.reduce((n, e) => (e.type === 'file' || e.type === 'symlink' ? n + 1 : n), 0);
-  return { dirs: steps, files: concat([version], fileSteps(ctx, input)), fileCount };
+  return { dirs: steps, files: fileSteps(ctx, input, version), fileCount };
 }
 
-function* concat<T>(...parts: Iterable<T>[]): Generator<T> {
-  for (const p of parts) yield* p;
+/** Whether sourceOf(sourceBase, e) is a download, without building its URL. */
+function isDownload(sourceBase: string, e: FileEntry): boolean {
+  return isHttpUrl(e.url ?? sourceBase);
 }
 
-function* fileSteps(ctx: EngineContext, input: StagePlanInput): Generator<Step> {
+/** The version file's step, then one step per file and symlink, made as they are consumed. */
+function* fileSteps(ctx: EngineContext, input: StagePlanInput, first: Step): Generator<Step> {
   const fs = ctx.fs;
-  const downloads = input.entries.filter((e): e is FileEntry => e.type === 'file' && sourceOf(input.sourceBase, e).kind === 'http');
+  const downloads = input.entries.filter((e): e is FileEntry => e.type === 'file' && isDownload(input.sourceBase, e));
   const progress = downloads.length > 0 ? downloadProgress(ctx, downloads) : undefined;
+  yield first;
   for (const e of input.entries) {
     const dst = stagedPathOf(input, e.path);
     if (e.type === 'symlink') {
